@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11+ and make: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Starts Ziggy Desktop; ARGS passes a sub-command, e.g. `make run ARGS="keys list"`.
+run: $(STAMP)
+	$(BIN)/ziggy-desktop $(or $(ARGS),serve)
+
+serve: $(STAMP)
+	$(BIN)/ziggy-desktop serve
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+
+test: $(STAMP)
+	$(BIN)/lint-imports
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/api_launch.py
+	$(BIN)/python bench/queue_drain.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

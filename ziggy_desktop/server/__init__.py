@@ -1,0 +1,1 @@
+"""The local HTTP API (Tornado): thin handlers over the core services, run on their own thread."""

@@ -1,0 +1,213 @@
+"""Route handlers: parse the request, call one core service, write JSON. Route table at the bottom."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote
+
+from tornado.web import stream_request_body
+
+from ..errors import ValidationError, ZiggyError
+from ..executions import (ExecutionView, LaunchRequest, body_fingerprint, check_execution_id, iso_utc,
+                          parse_mode)
+from .base import BaseHandler, NotFoundHandler, ServerContext
+from .openapi import openapi_document
+
+LARGE_BODY_BYTES = 256 * 1024  # bodies above this are parsed off the loop
+
+
+def _view_json(view: ExecutionView) -> dict[str, Any]:
+    data = {"executionId": view.execution_id, "flowUuid": view.flow_uuid, "flowName": view.flow_name,
+            "executionEnvironmentMode": view.mode, "state": view.state}
+    if view.termination_status:
+        data["terminationStatus"] = view.termination_status
+    return data
+
+
+def _parse_body(raw: bytes) -> tuple[str | None, str]:
+    """(the body as text, or None when empty; its fingerprint). Raises on anything but JSON."""
+    if not raw.strip():
+        return None, body_fingerprint(None, has_body=False)
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError(f"The request body is not valid JSON ({exc}). Send a JSON value with "
+                              f"'Content-Type: application/json', or no body at all.", code="INVALID_JSON") from None
+    return text, body_fingerprint(value, has_body=True)
+
+
+@stream_request_body
+class LaunchHandler(BaseHandler):
+    """POST /api: queue a run of a flow; answers once the run is durably accepted."""
+
+    SUPPORTED_METHODS = ("POST",)
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._chunks: list[bytes] = []
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self.ctx.settings.max_body_bytes:
+            raise ZiggyError(f"The body is {int(length)} bytes; the limit is {self.ctx.settings.max_body_bytes} "
+                             f"(ZIGGY_MAX_BODY_BYTES). Send less data per call.",
+                             code="PAYLOAD_TOO_LARGE", http_status=413)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    async def post(self) -> None:
+        key = self.execution_key()
+        if not key:
+            raise ZiggyError(
+                "An execution key is required: send it in the 'execution-key' header or query parameter, or as "
+                "'Authorization: Bearer <key>'.", code="MISSING_EXECUTION_KEY", http_status=401)
+        flow_uuid = self.get_query_argument("flowUuid", "").strip()
+        if not flow_uuid:
+            raise ValidationError("The flowUuid query parameter is required: copy it from the flow's settings "
+                                  "(Flow identifier).", code="MISSING_FLOW_UUID")
+        mode = parse_mode(self.get_query_argument("executionEnvironmentMode", None))
+        execution_id = check_execution_id(self.get_query_argument("executionId", None))
+        raw = b"".join(self._chunks)
+        if len(raw) > LARGE_BODY_BYTES:
+            body_json, body_hash = await self.in_db_thread(_parse_body, raw)
+        else:
+            body_json, body_hash = _parse_body(raw)
+        request = LaunchRequest(flow_uuid, mode, execution_id, body_json, body_hash, "API", key)
+        result = await asyncio.wrap_future(self.ctx.executions.launch_async(request))
+        data = _view_json(result.view)
+        status_url = (f"{self.request.protocol}://{self.request.host}/api/ziggy/execution-status/"
+                      f"{quote(result.view.execution_id, safe='')}")
+        data["statusUrl"] = status_url
+        if result.created:
+            self.set_header("Location", status_url)
+        self.write_json(data, 202 if result.created else 200)
+
+
+class AuthenticatedHandler(BaseHandler):
+    async def authenticate(self) -> None:
+        await self.in_db_thread(self.ctx.executions.authenticate, self.execution_key())
+
+
+class StatusHandler(AuthenticatedHandler):
+    """GET /api/ziggy/execution-status/<id>: the seven-field result, or 409 while not finished."""
+
+    SUPPORTED_METHODS = ("GET",)
+
+    async def get(self, execution_id: str) -> None:
+        await self.authenticate()
+        view = await self.in_db_thread(self.ctx.executions.get, execution_id)
+        if view.finished:
+            self.write_json(view.status_json())
+            return
+        position = self.ctx.executions.queue_position(execution_id)
+        self.write_json({"executionId": view.execution_id, "state": view.state,
+                         "queuePosition": position if position is not None else (0 if view.state == "RUNNING" else None)},
+                        409)
+
+
+class ExecutionDetailHandler(AuthenticatedHandler):
+    """GET /api/ziggy/executions/<id>: everything recorded about one run."""
+
+    SUPPORTED_METHODS = ("GET",)
+
+    async def get(self, execution_id: str) -> None:
+        await self.authenticate()
+        detail = await self.in_db_thread(self.ctx.executions.detail, execution_id)
+        view = detail.view
+        data = {**_view_json(view), "trigger": view.trigger, "keyName": view.key_name,
+                "reason": view.reason, "failedBlock": view.failed_block, "createdAt": iso_utc(view.created_at),
+                "startedAt": iso_utc(view.started_at), "finishedAt": iso_utc(view.finished_at), "ms": view.ms,
+                "queuePosition": self.ctx.executions.queue_position(execution_id),
+                "input": detail.input, "result": detail.result, "steps": detail.steps,
+                "console": [{**line, "at": iso_utc(line["at"])} for line in detail.console],
+                "audit": []}
+        self.write_json(data)
+
+
+class HealthHandler(BaseHandler):
+    SUPPORTED_METHODS = ("GET",)
+
+    def get(self) -> None:
+        queue = self.ctx.queue
+        self.write_json({"status": "ok", "version": self.ctx.version, "acceptingRuns": queue.accepting,
+                         "running": queue.running_count(), "queued": queue.depth(),
+                         "maxConcurrentJobs": queue.max_jobs})
+
+
+class OpenApiHandler(BaseHandler):
+    SUPPORTED_METHODS = ("GET",)
+
+    def get(self) -> None:
+        self.write_json(openapi_document(self.ctx.version, self.ctx.settings.base_url))
+
+
+class QueueSizeHandler(AuthenticatedHandler):
+    SUPPORTED_METHODS = ("GET",)
+
+    async def get(self) -> None:
+        await self.authenticate()
+        queue = self.ctx.queue
+        self.write_json({"size": queue.depth(), "running": queue.running_count(),
+                         "maxConcurrentJobs": queue.max_jobs, "maxSystemQueueSize": queue.max_backlog})
+
+
+class QueueListHandler(AuthenticatedHandler):
+    SUPPORTED_METHODS = ("GET",)
+
+    async def get(self) -> None:
+        await self.authenticate()
+        limit_text = self.get_query_argument("limit", "100")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 10000:
+            raise ValidationError("limit must be a whole number from 1 to 10000.", code="INVALID_LIMIT")
+        running, queued, total = self.ctx.queue.snapshot(int(limit_text))
+
+        def item_json(item, state: str, position: int, started_at: float | None = None) -> dict[str, Any]:
+            return {"executionId": item.execution_id, "flowUuid": item.flow_uuid, "flowName": item.flow_name,
+                    "executionEnvironmentMode": item.mode, "trigger": item.trigger, "state": state,
+                    "queuePosition": position, "createdAt": iso_utc(item.created_at),
+                    "startedAt": iso_utc(started_at)}
+
+        self.write_json({
+            "running": [item_json(item, "RUNNING", 0, started) for item, started in running],
+            "queued": [item_json(item, "QUEUED", index + 1) for index, item in enumerate(queued)],
+            "queuedTotal": total, "maxConcurrentJobs": self.ctx.queue.max_jobs,
+        })
+
+
+class KillHandler(AuthenticatedHandler):
+    """DELETE kill-system-queue-item (queued only) and kill-flow (running, or still queued)."""
+
+    SUPPORTED_METHODS = ("DELETE",)
+
+    def initialize(self, ctx: ServerContext, allow_running: bool) -> None:  # type: ignore[override]
+        super().initialize(ctx)
+        self.allow_running = allow_running
+
+    async def delete(self, execution_id: str) -> None:
+        await self.authenticate()
+        view = await self.in_db_thread(
+            lambda: self.ctx.executions.kill(execution_id, allow_running=self.allow_running))
+        data = _view_json(view)
+        if not view.finished:
+            data["message"] = "The run was asked to stop and is finishing its current step."
+        self.write_json(data, 200 if view.finished else 202)
+
+
+def make_routes(ctx: ServerContext) -> list[tuple]:
+    args = {"ctx": ctx}
+    return [
+        (r"/api/?", LaunchHandler, args),
+        (r"/api/ziggy/health", HealthHandler, args),
+        (r"/api/ziggy/openapi\.json", OpenApiHandler, args),
+        (r"/api/ziggy/execution-status/(.+)", StatusHandler, args),
+        (r"/api/ziggy/executions/(.+)", ExecutionDetailHandler, args),
+        (r"/api/ziggy/system-queue-size", QueueSizeHandler, args),
+        (r"/api/ziggy/system-queue-list", QueueListHandler, args),
+        (r"/api/ziggy/kill-system-queue-item/(.+)", KillHandler, {**args, "allow_running": False}),
+        (r"/api/ziggy/kill-flow/(.+)", KillHandler, {**args, "allow_running": True}),
+    ]
+
+
+__all__ = ["make_routes", "NotFoundHandler"]

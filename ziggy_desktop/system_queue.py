@@ -1,0 +1,312 @@
+"""The system queue: a durable FIFO of accepted runs executed by a bounded pool of worker threads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
+
+from .db import DatabaseWriter, WriteBatch
+from .engine import RunContext, RunOutcome, run_flow
+from .engine.runner import FATAL, KILLED, dumps
+from .errors import ZiggyError
+from .events import EventBus, ExecutionEvent
+from .flows import FlowService
+from .models import Execution
+
+log = logging.getLogger("ziggy.queue")
+_executions = Execution.__table__
+
+QUEUED, RUNNING, FINISHED = "QUEUED", "RUNNING", "FINISHED"
+INTERRUPTED_REASON = "interrupted by shutdown"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    execution_id: str
+    seq: int
+    flow_uuid: str
+    flow_name: str
+    mode: str
+    trigger: str
+    created_at: float
+
+
+@dataclass
+class _Running:
+    item: QueueItem
+    ctx: RunContext
+    started_at: float
+    done: threading.Event
+
+
+def _item_from_row(row) -> QueueItem:
+    return QueueItem(row.execution_id, row.seq, row.flow_uuid, row.flow_name, row.mode, row.trigger, row.created_at)
+
+
+class SystemQueue:
+    """Owns the runs of one database: at most `max_jobs` at once, oldest first.
+
+    The database is the truth (every item is a committed QUEUED row before it gets here); the
+    in-memory FIFO only orders and hands out work, so a crash loses nothing.
+    """
+
+    def __init__(self, engine: Engine, writer: DatabaseWriter, flows: FlowService, events: EventBus,
+                 max_jobs: int, max_backlog: int):
+        self._engine = engine
+        self._writer = writer
+        self._flows = flows
+        self._events = events
+        self.max_jobs = max_jobs
+        self.max_backlog = max_backlog
+        self._cond = threading.Condition()
+        self._queued: OrderedDict[str, QueueItem] = OrderedDict()
+        self._running: dict[str, _Running] = {}
+        self._max_seq_seen = 0
+        self._accepting = True
+        self._workers: list[threading.Thread] = []
+        self._poller: threading.Thread | None = None
+        self._stop_polling = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self, *, recover: bool = True, poll_interval: float | None = 0.5) -> None:
+        """Start the workers; with `recover`, finish interrupted runs and resume queued ones."""
+        if recover:
+            self._recover()
+        for index in range(self.max_jobs):
+            worker = threading.Thread(target=self._work, name=f"ziggy-worker-{index + 1}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        if poll_interval:
+            self._poller = threading.Thread(target=self._poll, args=(poll_interval,), name="ziggy-queue-poller",
+                                            daemon=True)
+            self._poller.start()
+
+    def _recover(self) -> None:
+        now = time.time()
+
+        def finish_interrupted(conn: Connection, _batch: WriteBatch) -> int:
+            return conn.execute(
+                update(_executions).where(_executions.c.state == RUNNING)
+                .values(state=FINISHED, termination_status=KILLED, reason=INTERRUPTED_REASON, finished_at=now, ms=0)
+            ).rowcount
+
+        interrupted = self._writer.run(finish_interrupted)
+        if interrupted:
+            log.warning("%d run(s) were interrupted by the last shutdown and are now KILLED", interrupted)
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_executions.c.execution_id, _executions.c.seq, _executions.c.flow_uuid,
+                                       _executions.c.flow_name, _executions.c.mode, _executions.c.trigger,
+                                       _executions.c.created_at)
+                                .where(_executions.c.state == QUEUED).order_by(_executions.c.seq)).all()
+        for row in rows:
+            self.enqueue(_item_from_row(row))
+        if rows:
+            log.info("resuming %d queued run(s)", len(rows))
+
+    def stop(self, grace_seconds: float) -> None:
+        """Stop taking work, give running runs `grace_seconds`, then kill what is left.
+
+        Queued runs stay QUEUED in the database and resume on the next start.
+        """
+        with self._cond:
+            self._accepting = False
+            self._cond.notify_all()
+        self._stop_polling.set()
+        deadline = time.monotonic() + grace_seconds
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            leftovers = list(self._running.values())
+        for running in leftovers:
+            running.ctx.kill("stopped by shutdown")
+        for worker in self._workers:
+            worker.join(5.0)
+        if self._poller is not None:
+            self._poller.join(5.0)
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    # -- intake ----------------------------------------------------------------------------------
+
+    def check_capacity(self, batch: WriteBatch) -> None:
+        """Raise if one more run would overflow the backlog (runs not yet committed count too)."""
+        if not self._accepting:
+            raise ZiggyError("Ziggy Desktop is shutting down and takes no new runs; retry once it is back.",
+                             code="SHUTTING_DOWN", http_status=503)
+        pending = batch.pending.get("queue", 0)
+        if self.depth() + pending >= self.max_backlog:
+            from .errors import QueueFullError
+
+            raise QueueFullError(
+                f"The system queue is full ({self.max_backlog} runs waiting, MAX_SYSTEM_QUEUE_SIZE). "
+                f"Retry later; 'Retry-After' says when.", retry_after_seconds=self.retry_after_seconds())
+        batch.pending["queue"] = pending + 1
+
+    def retry_after_seconds(self) -> int:
+        return max(1, min(60, self.depth() // max(1, self.max_jobs * 10)))
+
+    def enqueue(self, item: QueueItem) -> None:
+        """Add a committed QUEUED run; a run already seen (by seq) is ignored."""
+        with self._cond:
+            if item.seq <= self._max_seq_seen:
+                return
+            self._max_seq_seen = item.seq
+            self._queued[item.execution_id] = item
+            self._cond.notify()
+        self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, QUEUED,
+                                         trigger=item.trigger, mode=item.mode))
+
+    def _poll(self, interval: float) -> None:
+        """Pick up runs queued by other processes (the command line) on the same database."""
+        while not self._stop_polling.wait(interval):
+            try:
+                with self._engine.connect() as conn:
+                    rows = conn.execute(
+                        select(_executions.c.execution_id, _executions.c.seq, _executions.c.flow_uuid,
+                               _executions.c.flow_name, _executions.c.mode, _executions.c.trigger,
+                               _executions.c.created_at)
+                        .where(_executions.c.state == QUEUED, _executions.c.seq > self._max_seq_seen)
+                        .order_by(_executions.c.seq)).all()
+            except Exception:  # noqa: BLE001 - a busy database now is fine next time
+                log.debug("queue poll failed", exc_info=True)
+                continue
+            for row in rows:
+                self.enqueue(_item_from_row(row))
+
+    # -- views -----------------------------------------------------------------------------------
+
+    def depth(self) -> int:
+        return len(self._queued)
+
+    def running_count(self) -> int:
+        return len(self._running)
+
+    def position(self, execution_id: str) -> int | None:
+        """1 for the next run to start, 0 while running, None when this queue does not hold it."""
+        with self._cond:
+            if execution_id in self._running:
+                return 0
+            for index, queued_id in enumerate(self._queued):
+                if queued_id == execution_id:
+                    return index + 1
+        return None
+
+    def snapshot(self, limit: int = 1000) -> tuple[list[tuple[QueueItem, float]], list[QueueItem], int]:
+        """(running items with start times, the first `limit` queued items, total queued)."""
+        with self._cond:
+            running = [(r.item, r.started_at) for r in self._running.values()]
+            queued = []
+            for item in self._queued.values():
+                if len(queued) >= limit:
+                    break
+                queued.append(item)
+            return running, queued, len(self._queued)
+
+    # -- kill ------------------------------------------------------------------------------------
+
+    def kill_queued(self, execution_id: str, reason: str = "removed from the system queue") -> bool:
+        """Drop a queued run and record it KILLED; False when it is not waiting in this queue."""
+        with self._cond:
+            item = self._queued.pop(execution_id, None)
+        if item is None:
+            return False
+        self._writer.run(self._finish_op(item, KILLED, reason, None, None, ms=0, steps=[], console=[]))
+        self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, FINISHED, KILLED,
+                                         trigger=item.trigger, mode=item.mode))
+        return True
+
+    def kill_running(self, execution_id: str, reason: str = "killed by user", wait_seconds: float = 10.0) -> bool | None:
+        """Stop a running run. True once it has ended, False if still stopping after the wait,
+        None when it is not running here."""
+        with self._cond:
+            running = self._running.get(execution_id)
+        if running is None:
+            return None
+        running.ctx.kill(reason)
+        return running.done.wait(wait_seconds)
+
+    # -- work ------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._accepting and not self._queued:
+                    self._cond.wait()
+                if not self._accepting:
+                    return
+                _, item = self._queued.popitem(last=False)
+                running = _Running(item, RunContext(item.execution_id, item.mode, None, False), time.time(),
+                                   threading.Event())
+                self._running[item.execution_id] = running
+            try:
+                self._execute(running)
+            except Exception:  # noqa: BLE001 - never lose a worker; the row is fixed at next start
+                log.exception("worker failed while finishing run %s", item.execution_id)
+            finally:
+                with self._cond:
+                    self._running.pop(item.execution_id, None)
+                running.done.set()
+
+    def _execute(self, running: _Running) -> None:
+        item, ctx = running.item, running.ctx
+        started_at = running.started_at
+        self._writer.submit(self._start_op(item.execution_id, started_at))
+        self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING,
+                                         trigger=item.trigger, mode=item.mode))
+        clock = time.perf_counter()
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(select(_executions.c.input_json, _executions.c.use_test_data)
+                                   .where(_executions.c.execution_id == item.execution_id)).one()
+                flow = self._flows.compiled(conn, item.flow_uuid)
+            ctx.payload = None if row.input_json is None else json.loads(row.input_json)
+            ctx.use_test_data = bool(row.use_test_data)
+            ctx.start_clock(flow.timeout_seconds)
+            outcome = run_flow(flow, ctx)
+        except ZiggyError as exc:
+            outcome = RunOutcome(FATAL, reason=exc.message)
+        except Exception as exc:  # noqa: BLE001 - a bug ends this run as FATAL, visibly
+            log.exception("run %s failed unexpectedly", item.execution_id)
+            outcome = RunOutcome(FATAL, reason=f"internal error: {type(exc).__name__}: {exc}")
+        ms = int((time.perf_counter() - clock) * 1000)
+        # Wait for the commit: the status API must never report a finished run that is not on disk.
+        self._writer.run(self._finish_op(item, outcome.status, outcome.reason, outcome.failed_block, outcome.result,
+                                         ms=ms, steps=outcome.steps, console=ctx.console))
+        if outcome.status != "SUCCESS":
+            log.info("run %s of flow %s ended %s: %s", item.execution_id, item.flow_uuid, outcome.status,
+                     outcome.reason)
+        self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, FINISHED,
+                                         outcome.status, trigger=item.trigger, mode=item.mode))
+
+    @staticmethod
+    def _start_op(execution_id: str, started_at: float) -> Callable[[Connection, WriteBatch], None]:
+        def op(conn: Connection, _batch: WriteBatch) -> None:
+            conn.execute(update(_executions)
+                         .where(_executions.c.execution_id == execution_id, _executions.c.state == QUEUED)
+                         .values(state=RUNNING, started_at=started_at))
+        return op
+
+    @staticmethod
+    def _finish_op(item: QueueItem, status: str, reason: str | None, failed_block: str | None, result,
+                   *, ms: int, steps: list, console: list) -> Callable[[Connection, WriteBatch], None]:
+        finished_at = time.time()
+        result_json = None if result is None else dumps(result)
+
+        def op(conn: Connection, _batch: WriteBatch) -> None:
+            conn.execute(update(_executions)
+                         .where(_executions.c.execution_id == item.execution_id, _executions.c.state != FINISHED)
+                         .values(state=FINISHED, termination_status=status, reason=reason, failed_block=failed_block,
+                                 finished_at=finished_at, ms=ms, result_json=result_json,
+                                 steps_json=dumps(steps), console_json=dumps(console)))
+        return op

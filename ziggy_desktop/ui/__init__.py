@@ -1,0 +1,1 @@
+"""The Qt GUI (PySide6): widgets and models over the core services; never imports the server."""
