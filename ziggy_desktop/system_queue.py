@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from .db import DatabaseWriter, WriteBatch
 from .engine import RunContext, RunOutcome, run_flow
 from .engine.runner import FATAL, KILLED, dumps
-from .errors import ZiggyError
+from .errors import QueueFullError, ShuttingDownError, ZiggyError
 from .events import EventBus, ExecutionEvent
 from .flows import FlowService
 from .models import Execution
@@ -142,12 +142,9 @@ class SystemQueue:
     def check_capacity(self, batch: WriteBatch) -> None:
         """Raise if one more run would overflow the backlog (runs not yet committed count too)."""
         if not self._accepting:
-            raise ZiggyError("Ziggy Desktop is shutting down and takes no new runs; retry once it is back.",
-                             code="SHUTTING_DOWN", http_status=503)
+            raise ShuttingDownError("Ziggy Desktop is shutting down and takes no new runs; retry once it is back.")
         pending = batch.pending.get("queue", 0)
         if self.depth() + pending >= self.max_backlog:
-            from .errors import QueueFullError
-
             raise QueueFullError(
                 f"The system queue is full ({self.max_backlog} runs waiting, MAX_SYSTEM_QUEUE_SIZE). "
                 f"Retry later; 'Retry-After' says when.", retry_after_seconds=self.retry_after_seconds())

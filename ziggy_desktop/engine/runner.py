@@ -143,11 +143,10 @@ def _gather_input(block: CompiledBlock, outputs: dict[tuple[str, str], Any]) -> 
 def run_flow(flow: CompiledFlow, ctx: RunContext) -> RunOutcome:
     """Run every block once in order; the first failure, kill or timeout ends the run."""
     outputs: dict[tuple[str, str], Any] = {}
-    steps: list[dict[str, Any]] = []
-    for block in flow.blocks:
-        step = {"blockId": block.id, "name": block.name, "type": block.block_type.type, "status": "SKIPPED",
-                "ms": 0, "recordsIn": 0, "recordsOut": 0}
-        steps.append(step)
+    # Every block gets a step, so a run that stops early still shows what never ran.
+    steps = [{"blockId": block.id, "name": block.name, "type": block.block_type.type, "status": "SKIPPED",
+              "ms": 0, "recordsIn": 0, "recordsOut": 0} for block in flow.blocks]
+    for block, step in zip(flow.blocks, steps):
         inputs = _gather_input(block, outputs)
         if inputs is None:
             continue
