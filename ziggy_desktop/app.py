@@ -19,6 +19,7 @@ from .db import DatabaseWriter, create_db_engine, init_schema
 from .events import EventBus
 from .executions import ExecutionService
 from .flows import FlowService
+from .history import HistoryService
 from .keys import KeyService
 from .owner_lock import OwnerLock
 from .system_queue import SystemQueue
@@ -50,6 +51,7 @@ class Services:
     flows: FlowService
     events: EventBus
     executions: ExecutionService
+    history: HistoryService
     queue: SystemQueue | None = None
     lock: OwnerLock | None = None
 
@@ -90,7 +92,8 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
             queue = SystemQueue(engine, writer, flows, events, settings.max_concurrent_jobs,
                                 settings.max_system_queue_size)
     executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size)
-    return Services(settings, engine, writer, KeyService(engine), flows, events, executions, queue, lock)
+    return Services(settings, engine, writer, KeyService(engine), flows, events, executions, HistoryService(engine),
+                    queue, lock)
 
 
 @dataclass
@@ -135,6 +138,9 @@ def start_runtime(settings: Settings) -> Runtime:
         db_pool.shutdown()
         services.close(0)
         raise
+    pruned = services.history.prune(settings.history_retention_days)
+    if pruned:
+        log.info("flushed %d run(s) older than %d days", pruned, settings.history_retention_days)
     services.queue.start(recover=True)
     server.start()
     return Runtime(services, server, db_pool)

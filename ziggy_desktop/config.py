@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 import platformdirs
-from dotenv import dotenv_values
+from dotenv import dotenv_values, set_key
 
 from .errors import ConfigError
 
@@ -28,6 +28,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
+    default_timeout_seconds: int = 300
+    history_retention_days: int = 0  # 0 keeps every run
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -106,6 +108,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     max_queue = _int(raw, "MAX_SYSTEM_QUEUE_SIZE", 10000, low=1, high=10_000_000)
     max_body = _int(raw, "ZIGGY_MAX_BODY_BYTES", 16 * 1024 * 1024, low=1024, high=1024 * 1024 * 1024)
     grace = _float(raw, "ZIGGY_SHUTDOWN_GRACE_SECONDS", 10.0, low=0.0, high=3600.0)
+    default_timeout = _int(raw, "ZIGGY_DEFAULT_TIMEOUT_SECONDS", 300, low=1, high=7 * 24 * 3600)
+    retention_days = _int(raw, "ZIGGY_HISTORY_RETENTION_DAYS", 0, low=0, high=36500)
 
     database_url = raw.get("ZIGGY_DATABASE_URL", "").strip()
     if not database_url:
@@ -132,4 +136,21 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         allowed_hosts=allowed_hosts,
         shutdown_grace_seconds=grace,
         log_level=log_level,
+        default_timeout_seconds=default_timeout,
+        history_retention_days=retention_days,
     )
+
+
+def write_env_settings(settings: Settings, updates: Mapping[str, str]) -> Path:
+    """Validate `updates` (variable -> value) and write them to the data dir's .env.
+
+    They apply at the next start; a bad value raises ConfigError and nothing is written.
+    """
+    env_file = settings.env_file
+    current = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+    load_settings({**current, **updates, "ZIGGY_DATA_DIR": str(settings.data_dir)}, cwd=settings.data_dir)
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.touch(exist_ok=True)
+    for name, value in updates.items():
+        set_key(env_file, name, str(value), quote_mode="never")
+    return env_file

@@ -114,13 +114,13 @@ class LaunchResult:
     view: ExecutionView
 
 
-_VIEW_COLUMNS = [_executions.c[name] for name in (
+VIEW_COLUMNS = [_executions.c[name] for name in (
     "execution_id", "flow_uuid", "flow_name", "mode", "trigger", "key_name", "state", "termination_status",
     "reason", "failed_block", "created_at", "started_at", "finished_at", "ms")]
 
 
-def _view(row) -> ExecutionView:
-    return ExecutionView(*(row[i] for i in range(len(_VIEW_COLUMNS))))
+def view_from_row(row) -> ExecutionView:
+    return ExecutionView(*(row[i] for i in range(len(VIEW_COLUMNS))))
 
 
 def _loads(text: str | None) -> Any:
@@ -159,10 +159,10 @@ class ExecutionService:
                                 code="FLOW_NOT_FOUND")
         execution_id = request.execution_id
         if execution_id is not None:
-            existing = conn.execute(select(*_VIEW_COLUMNS, _executions.c.input_hash)
+            existing = conn.execute(select(*VIEW_COLUMNS, _executions.c.input_hash)
                                     .where(_executions.c.execution_id == execution_id)).first()
             if existing is not None:
-                view = _view(existing)
+                view = view_from_row(existing)
                 if (view.flow_uuid, view.mode, existing.input_hash) == (flow_uuid, request.mode, request.body_hash):
                     return LaunchResult(False, view)
                 raise ConflictError(
@@ -222,20 +222,20 @@ class ExecutionService:
 
     def get(self, execution_id: str) -> ExecutionView:
         with self._engine.connect() as conn:
-            row = conn.execute(select(*_VIEW_COLUMNS).where(_executions.c.execution_id == execution_id)).first()
+            row = conn.execute(select(*VIEW_COLUMNS).where(_executions.c.execution_id == execution_id)).first()
         if row is None:
             raise NotFoundError(f"No execution has executionId {execution_id!r}. Check the id returned by POST /api.",
                                 code="EXECUTION_NOT_FOUND")
-        return _view(row)
+        return view_from_row(row)
 
     def detail(self, execution_id: str) -> ExecutionDetail:
         with self._engine.connect() as conn:
-            row = conn.execute(select(*_VIEW_COLUMNS, _executions.c.input_json, _executions.c.result_json,
+            row = conn.execute(select(*VIEW_COLUMNS, _executions.c.input_json, _executions.c.result_json,
                                       _executions.c.steps_json, _executions.c.console_json)
                                .where(_executions.c.execution_id == execution_id)).first()
         if row is None:
             raise NotFoundError(f"No execution has executionId {execution_id!r}.", code="EXECUTION_NOT_FOUND")
-        return ExecutionDetail(_view(row), _loads(row.input_json), _loads(row.result_json),
+        return ExecutionDetail(view_from_row(row), _loads(row.input_json), _loads(row.result_json),
                                _loads(row.steps_json) or [], _loads(row.console_json) or [])
 
     def queue_position(self, execution_id: str) -> int | None:

@@ -153,6 +153,17 @@ def validate_flow(document: Any) -> dict[str, Any]:
             "blocks": blocks, "edges": edges}
 
 
+def blank_flow(name: str, timeout_seconds: int = 300) -> dict[str, Any]:
+    """A new flow: a receiver wired to a terminator, ready to be built on."""
+    return {"ziggyFlow": FORMAT_VERSION, "uuid": str(uuid_module.uuid4()), "name": name, "tags": [],
+            "settings": {**DEFAULT_SETTINGS, "timeoutSeconds": timeout_seconds},
+            "blocks": [{"id": "receiver", "type": "receiver", "name": "Receiver", "config": {"testData": None},
+                        "position": [80, 120]},
+                       {"id": "terminator", "type": "terminator", "name": "Terminator", "config": {},
+                        "position": [360, 120]}],
+            "edges": [{"from": "receiver", "fromPort": "out", "to": "terminator", "toPort": "in"}]}
+
+
 def _summary(row) -> FlowSummary:
     return FlowSummary(row.uuid, row.name, tuple(json.loads(row.tags)), row.version, row.created_at, row.updated_at)
 
@@ -198,6 +209,12 @@ class FlowService:
 
     def export(self, flow_uuid: str) -> str:
         return json.dumps(self.get_document(flow_uuid), indent=2, ensure_ascii=False) + "\n"
+
+    def duplicate(self, flow_uuid: str) -> FlowSummary:
+        """Copy a flow under a new uuid and the name '<name> (copy)'."""
+        document = self.get_document(flow_uuid)
+        document.update(uuid=str(uuid_module.uuid4()), name=f"{document['name']} (copy)")
+        return self.save(document)[0]
 
     def delete(self, flow_uuid: str) -> None:
         with self._engine.begin() as conn:

@@ -52,7 +52,7 @@ class Execution(SQLModel, table=True):
     trigger: str  # API | UI | CLI | RERUN
     key_name: Optional[str] = None
     state: str = Field(index=True)  # QUEUED | RUNNING | FINISHED
-    termination_status: Optional[str] = None  # SUCCESS | FATAL | TIMED OUT | KILLED
+    termination_status: Optional[str] = Field(default=None, index=True)  # SUCCESS | FATAL | TIMED OUT | KILLED
     reason: Optional[str] = None
     failed_block: Optional[str] = None
     created_at: float = Field(index=True)
