@@ -8,7 +8,8 @@ from typing import Iterator
 
 import pytest
 
-from ziggy_desktop.app import Runtime, Services, open_services, start_runtime
+from ziggy_desktop.app import Runtime, start_runtime
+from ziggy_desktop.services import Services, open_services
 from ziggy_desktop.config import Settings, load_settings
 
 from .helpers import ApiClient

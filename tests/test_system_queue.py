@@ -6,7 +6,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from ziggy_desktop.app import open_services
+from ziggy_desktop.services import open_services
 from ziggy_desktop.errors import QueueFullError, ShuttingDownError
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint
 

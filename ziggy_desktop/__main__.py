@@ -19,7 +19,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ziggy-desktop {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    commands.add_parser("serve", help="run the local API and the queue without a window")
+    commands.add_parser("serve", help="run the local API and the queue without a window "
+                                      "(without a command, the window opens with both inside)")
 
     keys = commands.add_parser("keys", help="manage execution keys").add_subparsers(dest="keys_command",
                                                                                    metavar="ACTION", required=True)
@@ -181,10 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-        if args.command in (None, "serve"):
+        if args.command == "serve":
             from .app import serve
 
             return serve(settings)
+        if args.command is None:
+            from .app import run_gui
+
+            return run_gui(settings)
         from .app import open_services
 
         services = open_services(settings, run_flows=None if args.command == "run" else False)

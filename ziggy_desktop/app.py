@@ -11,18 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from . import __version__
 from .config import Settings
-from .db import DatabaseWriter, create_db_engine, init_schema
-from .events import EventBus
-from .executions import ExecutionService
-from .flows import FlowService
-from .history import HistoryService
-from .keys import KeyService
-from .owner_lock import OwnerLock
-from .system_queue import SystemQueue
+from .services import Services, open_services
 
 if TYPE_CHECKING:
     from .server.api_server import ApiServer
@@ -37,75 +28,19 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
-def owner_lock_path(settings: Settings) -> Path:
-    sqlite_path = settings.sqlite_path
-    return Path(f"{sqlite_path}.lock") if sqlite_path else settings.data_dir / "queue.lock"
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    writer: DatabaseWriter
-    keys: KeyService
-    flows: FlowService
-    events: EventBus
-    executions: ExecutionService
-    history: HistoryService
-    queue: SystemQueue | None = None
-    lock: OwnerLock | None = None
-
-    def close(self, grace_seconds: float | None = None) -> None:
-        """Stop in order: no new runs, running runs get the grace period, then the database closes."""
-        if self.queue is not None:
-            self.queue.stop(self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds)
-        self.writer.stop()
-        self.engine.dispose()
-        if self.lock is not None:
-            self.lock.release()
-
-
-def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
-    """Open the database and services.
-
-    run_flows=True: this process must own the queue (server, window); fails if another does.
-    run_flows=None: own the queue if nobody else does (the CLI's `run`). False: never (keys, flows).
-    """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.sqlite_path is not None:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(settings.database_url)
-    init_schema(engine)
-    writer = DatabaseWriter(engine)
-    writer.start()
-    flows = FlowService(engine)
-    events = EventBus()
-    lock = None
-    queue = None
-    if run_flows is not False:
-        lock = OwnerLock(owner_lock_path(settings))
-        if run_flows:
-            lock.acquire()
-        elif not lock.try_acquire():
-            lock = None
-        if lock is not None:
-            queue = SystemQueue(engine, writer, flows, events, settings.max_concurrent_jobs,
-                                settings.max_system_queue_size)
-    executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size)
-    return Services(settings, engine, writer, KeyService(engine), flows, events, executions, HistoryService(engine),
-                    queue, lock)
-
-
 @dataclass
 class Runtime:
-    """A running core: services, the queue's workers and the API server thread."""
+    """A running core: services, the queue's workers and (unless its port was taken) the API server."""
 
     services: Services
-    server: "ApiServer"
+    server: "ApiServer | None"
     db_pool: ThreadPoolExecutor
+    api_error: str | None = None
 
     @property
     def url(self) -> str:
+        if self.server is None:
+            raise RuntimeError(self.api_error or "the API is not running")
         return self.server.url
 
     def shutdown(self, grace_seconds: float | None = None) -> None:
@@ -115,35 +50,46 @@ class Runtime:
         log.info("shutting down: refusing new runs, giving running runs %.0f s", grace)
         if self.services.queue is not None:
             self.services.queue.stop(grace)
-        self.server.stop()
+        if self.server is not None:
+            self.server.stop()
         self.db_pool.shutdown(wait=True)
         self.services.queue = None
         self.services.close()
         log.info("stopped")
 
 
-def start_runtime(settings: Settings) -> Runtime:
-    """Open the services as queue owner, bind the port (failing cleanly), resume the queue, serve."""
+def start_runtime(settings: Settings, *, require_api: bool = True) -> Runtime:
+    """Open the services as queue owner, bind the port, resume the queue, serve.
+
+    A taken port is an error for `serve`; the window (require_api=False) runs without the API and
+    says why in its status bar.
+    """
+    from .errors import ZiggyError
     from .server.api_server import ApiServer
     from .server.base import ServerContext
 
     services = open_services(settings, run_flows=True)
     assert services.queue is not None
     db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ziggy-api-db")
-    server = ApiServer(ServerContext(settings, services.executions, services.queue, services.flows, db_pool,
-                                     __version__))
+    server: ApiServer | None = ApiServer(ServerContext(settings, services.executions, services.queue,
+                                                       services.flows, db_pool, __version__))
+    api_error = None
     try:
         server.bind()
-    except Exception:
-        db_pool.shutdown()
-        services.close(0)
-        raise
+    except ZiggyError as exc:
+        if require_api:
+            db_pool.shutdown()
+            services.close(0)
+            raise
+        server, api_error = None, exc.message
+        log.warning("API not started: %s", exc.message)
     pruned = services.history.prune(settings.history_retention_days)
     if pruned:
         log.info("flushed %d run(s) older than %d days", pruned, settings.history_retention_days)
     services.queue.start(recover=True)
-    server.start()
-    return Runtime(services, server, db_pool)
+    if server is not None:
+        server.start()
+    return Runtime(services, server, db_pool, api_error)
 
 
 def serve(settings: Settings) -> int:
@@ -159,3 +105,24 @@ def serve(settings: Settings) -> int:
         pass
     runtime.shutdown()
     return 0
+
+
+def run_gui(settings: Settings, argv: list[str] | None = None) -> int:
+    """`ziggy-desktop` with no sub-command: the window, with the server and the queue inside."""
+    configure_logging(settings)
+    from .errors import ZiggyError
+    from .ui.application import create_application, show_startup_error
+    from .ui.context import UiContext
+    from .ui.main_window import MainWindow
+
+    app = create_application(argv or sys.argv)
+    try:
+        runtime = start_runtime(settings, require_api=False)
+    except ZiggyError as exc:
+        show_startup_error(exc.message)
+        return 2
+    context = UiContext(runtime.services, runtime.server.url if runtime.server else None, runtime.api_error,
+                        runtime.shutdown)
+    window = MainWindow(context)
+    window.show()
+    return app.exec()

@@ -1,0 +1,80 @@
+"""The core services of one process: opened together, closed in order (no Qt, no tornado)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from .config import Settings
+from .db import DatabaseWriter, create_db_engine, init_schema
+from .events import EventBus
+from .executions import ExecutionService
+from .flows import FlowService
+from .history import HistoryService
+from .keys import KeyService
+from .owner_lock import OwnerLock
+from .system_queue import SystemQueue
+
+log = logging.getLogger("ziggy.services")
+
+
+def owner_lock_path(settings: Settings) -> Path:
+    sqlite_path = settings.sqlite_path
+    return Path(f"{sqlite_path}.lock") if sqlite_path else settings.data_dir / "queue.lock"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    writer: DatabaseWriter
+    keys: KeyService
+    flows: FlowService
+    events: EventBus
+    executions: ExecutionService
+    history: HistoryService
+    queue: SystemQueue | None = None
+    lock: OwnerLock | None = None
+
+    def close(self, grace_seconds: float | None = None) -> None:
+        """Stop in order: no new runs, running runs get the grace period, then the database closes."""
+        if self.queue is not None:
+            self.queue.stop(self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds)
+        self.writer.stop()
+        self.engine.dispose()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
+    """Open the database and services.
+
+    run_flows=True: this process must own the queue (server, window); fails if another does.
+    run_flows=None: own the queue if nobody else does (the CLI's `run`). False: never (keys, flows).
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(settings.database_url)
+    init_schema(engine)
+    writer = DatabaseWriter(engine)
+    writer.start()
+    flows = FlowService(engine)
+    events = EventBus()
+    lock = None
+    queue = None
+    if run_flows is not False:
+        lock = OwnerLock(owner_lock_path(settings))
+        if run_flows:
+            lock.acquire()
+        elif not lock.try_acquire():
+            lock = None
+        if lock is not None:
+            queue = SystemQueue(engine, writer, flows, events, settings.max_concurrent_jobs,
+                                settings.max_system_queue_size)
+    executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size)
+    return Services(settings, engine, writer, KeyService(engine), flows, events, executions, HistoryService(engine),
+                    queue, lock)

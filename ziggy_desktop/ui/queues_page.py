@@ -1,0 +1,128 @@
+"""The Queues page: the system queue live, running runs first, then waiting runs in order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
+                               QTableView, QVBoxLayout, QWidget)
+
+from .bridge import Background, EventBridge
+from .context import UiContext
+
+COLUMNS = ("State", "Position", "Execution ID", "Flow", "Mode", "Trigger", "Created", "Started")
+SHOWN_LIMIT = 1000
+
+
+def _time(timestamp: float | None) -> str:
+    return "" if timestamp is None else datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class QueueTableModel(QAbstractTableModel):
+    """Rows: (state, position, QueueItem, started_at); replaced whole on each refresh."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[tuple[str, int, Any, float | None]] = []
+
+    def set_rows(self, rows: list[tuple[str, int, Any, float | None]]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def execution_id(self, row: int) -> str:
+        return self._rows[row][2].execution_id
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        state, position, item, started_at = self._rows[index.row()]
+        return (state, str(position) if position else "", item.execution_id, item.flow_name, item.mode,
+                item.trigger, _time(item.created_at), _time(started_at))[index.column()]
+
+
+class QueuesPage(QWidget):
+    def __init__(self, context: UiContext, bridge: EventBridge, background: Background, parent=None):
+        super().__init__(parent)
+        self.context = context
+        self.background = background
+        self.summary = QLabel()
+        self.model = QueueTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setAlternatingRowColors(True)
+        self.kill_button = QPushButton("Kill selected run")
+        self.kill_button.setToolTip("Drop a queued run, or stop a running one; it ends KILLED.")
+        self.kill_button.clicked.connect(self.kill_selected)
+
+        heading = QLabel("System queue")
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        heading.setFont(font)
+        help_text = QLabel(f"Every launch waits here in order; at most MAX_CONCURENT_JOBS run at once. "
+                           f"Named queues with rate limits are chosen in a flow's Receiver.")
+        help_text.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.kill_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(heading)
+        layout.addWidget(help_text)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh)
+        bridge.executionChanged.connect(self._schedule)
+        self.refresh()
+
+    @Slot(object)
+    def _schedule(self, _event=None) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def refresh(self) -> None:
+        queue = self.context.services.queue
+        if queue is None:
+            self.summary.setText("The queue is stopped.")
+            self.model.set_rows([])
+            return
+        running, queued, total = queue.snapshot(SHOWN_LIMIT)
+        rows = [("RUNNING", 0, item, started) for item, started in running]
+        rows += [("QUEUED", index + 1, item, None) for index, item in enumerate(queued)]
+        self.model.set_rows(rows)
+        more = f" (showing the first {SHOWN_LIMIT})" if total > SHOWN_LIMIT else ""
+        self.summary.setText(f"{len(running)} running · {total} queued{more} · at most {queue.max_jobs} at once")
+
+    def kill_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            QMessageBox.information(self, "Kill a run", "Select a run in the table first.")
+            return
+        execution_id = self.model.execution_id(rows[0].row())
+        executions = self.context.services.executions
+        self.background.submit(lambda: executions.kill(execution_id, allow_running=True),
+                               lambda _view: self.refresh(),
+                               lambda error: QMessageBox.warning(self, "Kill a run", str(error)))
