@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Starts Ziggy Desktop; ARGS passes a sub-command, e.g. `make run ARGS="keys list"`.
+# Opens Ziggy Desktop (window, API and queue); ARGS passes a sub-command, e.g. `make run ARGS=serve`.
 run: $(STAMP)
-	$(BIN)/ziggy-desktop $(or $(ARGS),serve)
+	$(BIN)/ziggy-desktop $(ARGS)
 
 serve: $(STAMP)
 	$(BIN)/ziggy-desktop serve

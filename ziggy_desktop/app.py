@@ -125,4 +125,9 @@ def run_gui(settings: Settings, argv: list[str] | None = None) -> int:
                         runtime.shutdown)
     window = MainWindow(context)
     window.show()
+    if runtime.api_error:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.warning(window, "The local API is off", f"{runtime.api_error}\n\nFlows still run from the "
+                            "window; API launches need the port. Change it in Global Settings > Server.")
     return app.exec()
