@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve test lint bench clean
+.PHONY: install run serve test lint bench bundle dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/api_launch.py
 	$(BIN)/python bench/queue_drain.py
+
+# The one-folder bundle (dist/ziggy-desktop/), then the .deb and .tar.gz built from it.
+bundle: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN build.spec
+
+dist: bundle
+	bash packaging/build_deb.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

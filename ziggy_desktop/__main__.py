@@ -17,6 +17,8 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_USER_ERROR = 0, 1, 2
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ziggy-desktop", description="Build, launch and follow data flows.")
     parser.add_argument("--version", action="version", version=f"ziggy-desktop {__version__}")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
+                        help="close the window after SECONDS (for smoke tests of an installed build)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("serve", help="run the local API and the queue without a window "
@@ -189,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from .app import run_gui
 
-            return run_gui(settings)
+            return run_gui(settings, quit_after_seconds=args.quit_after)
         from .app import open_services
 
         services = open_services(settings, run_flows=None if args.command == "run" else False)

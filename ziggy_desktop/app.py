@@ -107,7 +107,7 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def run_gui(settings: Settings, argv: list[str] | None = None) -> int:
+def run_gui(settings: Settings, argv: list[str] | None = None, quit_after_seconds: float | None = None) -> int:
     """`ziggy-desktop` with no sub-command: the window, with the server and the queue inside."""
     configure_logging(settings)
     from .errors import ZiggyError
@@ -125,6 +125,11 @@ def run_gui(settings: Settings, argv: list[str] | None = None) -> int:
                         runtime.shutdown)
     window = MainWindow(context)
     window.show()
+    log.info("window shown")
+    if quit_after_seconds is not None:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(quit_after_seconds * 1000), window.close)
     if runtime.api_error:
         from PySide6.QtWidgets import QMessageBox
 

@@ -6,8 +6,9 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine
@@ -52,10 +53,22 @@ def create_db_engine(database_url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes SQLite's write lock up front.
+
+    A deferred transaction that reads and then writes fails at once with 'database is locked' when
+    another connection commits in between (busy_timeout does not apply to that upgrade); BEGIN
+    IMMEDIATE waits its turn instead.
+    """
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        yield conn
+
+
 def init_schema(engine: Engine) -> int:
     """Create the tables on first start, migrate older databases; return the schema version."""
     SQLModel.metadata.create_all(engine)
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+    with write_transaction(engine) as conn:
         row = conn.execute(select(SchemaInfo.version).where(SchemaInfo.id == 1)).first()
         version = row[0] if row else None
         if version is None:
@@ -71,7 +84,6 @@ def init_schema(engine: Engine) -> int:
             MIGRATIONS[version](conn)
             version += 1
             conn.execute(SchemaInfo.__table__.update().where(SchemaInfo.id == 1).values(version=version))
-        conn.commit()
     return version
 
 

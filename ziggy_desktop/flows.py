@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from .engine import CompiledFlow, compile_flow, get_block_type
 from .engine.registry import validate_config
 from .engine.runner import topological_order
+from .db import write_transaction
 from .errors import NotFoundError, ValidationError
 from .models import Flow
 
@@ -182,7 +183,7 @@ class FlowService:
         now = time.time()
         values = {"name": flow["name"], "tags": json.dumps(flow["tags"]), "document": json.dumps(flow, indent=2),
                   "updated_at": now}
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             existing = conn.execute(select(_flows.c.version, _flows.c.created_at)
                                     .where(_flows.c.uuid == flow["uuid"])).first()
             if existing is None:
@@ -217,7 +218,7 @@ class FlowService:
         return self.save(document)[0]
 
     def delete(self, flow_uuid: str) -> None:
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             deleted = conn.execute(delete(_flows).where(_flows.c.uuid == flow_uuid.strip().lower())).rowcount
         if not deleted:
             raise NotFoundError(f"No flow has uuid {flow_uuid!r}; 'ziggy-desktop flows list' shows them.",

@@ -105,6 +105,6 @@ class HistoryService:
 
     def flush(self, history_filter: HistoryFilter) -> int:
         """Delete the finished runs the filter matches; queued and running runs are never flushed."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             return conn.execute(delete(_executions).where(history_filter.where(),
                                                           _executions.c.state == FINISHED)).rowcount

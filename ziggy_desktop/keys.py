@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from .db import write_transaction
 from .errors import AuthError, NotFoundError, ValidationError
 from .models import ExecutionKey
 
@@ -87,7 +88,7 @@ class KeyService:
         name = _clean_name(name)
         clear_key = generate_key()
         now = time.time()
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             key_id = conn.execute(
                 _keys.insert().values(name=name, key_hash=hash_key(clear_key),
                                       prefix=clear_key[:DISPLAY_PREFIX_LENGTH], created_at=now)
@@ -114,14 +115,14 @@ class KeyService:
 
     def rename(self, ref: str, new_name: str) -> KeyInfo:
         new_name = _clean_name(new_name)
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             info = self.find(conn, ref)
             conn.execute(update(_keys).where(_keys.c.id == info.id).values(name=new_name))
         return KeyInfo(info.id, new_name, info.prefix, info.created_at, info.last_used_at, info.revoked_at)
 
     def revoke(self, ref: str) -> KeyInfo:
         """Revoke a key; it fails on the very next request (checks always read the database)."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             info = self.find(conn, ref)
             revoked_at = info.revoked_at or time.time()
             conn.execute(update(_keys).where(_keys.c.id == info.id).values(revoked_at=revoked_at))

@@ -48,14 +48,36 @@ class LaunchHandler(BaseHandler):
     def prepare(self) -> None:
         super().prepare()
         self._chunks: list[bytes] = []
+        self._received = 0
+        limit = self.ctx.settings.max_body_bytes
         length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.ctx.settings.max_body_bytes:
-            raise ZiggyError(f"The body is {int(length)} bytes; the limit is {self.ctx.settings.max_body_bytes} "
-                             f"(ZIGGY_MAX_BODY_BYTES). Send less data per call.",
-                             code="PAYLOAD_TOO_LARGE", http_status=413)
+        if length and length.isdigit() and int(length) > limit:
+            raise self._too_large(int(length))
+        # Chunked bodies have no length up front: let them stream past the server's own limit so
+        # we can count them and answer 413 in JSON, but stop keeping bytes beyond ours.
+        self.request.connection.set_max_body_size(limit * 4 + 65536)
+
+    def _too_large(self, size: int | None) -> ZiggyError:
+        limit = self.ctx.settings.max_body_bytes
+        told = f"is {size} bytes" if size is not None else "is larger than the limit"
+        return ZiggyError(f"The body {told}; the limit is {limit} bytes (ZIGGY_MAX_BODY_BYTES). Send less data "
+                          f"per call.", code="PAYLOAD_TOO_LARGE", http_status=413)
 
     def data_received(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
+        self._received += len(chunk)
+        if self._received <= self.ctx.settings.max_body_bytes:
+            self._chunks.append(chunk)
+
+    def _raw_query_value(self, name: str) -> str | None:
+        """A query value exactly as sent: Tornado's getters turn control characters into spaces and
+        strip, which would let a malformed executionId through."""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return None
+        try:
+            return values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{name} must be UTF-8 text.", code="INVALID_EXECUTION_ID") from None
 
     async def post(self) -> None:
         key = self.execution_key()
@@ -68,7 +90,9 @@ class LaunchHandler(BaseHandler):
             raise ValidationError("The flowUuid query parameter is required: copy it from the flow's settings "
                                   "(Flow identifier).", code="MISSING_FLOW_UUID")
         mode = parse_mode(self.get_query_argument("executionEnvironmentMode", None))
-        execution_id = check_execution_id(self.get_query_argument("executionId", None))
+        execution_id = check_execution_id(self._raw_query_value("executionId"))
+        if self._received > self.ctx.settings.max_body_bytes:
+            raise self._too_large(self._received)
         raw = b"".join(self._chunks)
         if len(raw) > LARGE_BODY_BYTES:
             body_json, body_hash = await self.in_db_thread(_parse_body, raw)
@@ -102,9 +126,11 @@ class StatusHandler(AuthenticatedHandler):
             self.write_json(view.status_json())
             return
         position = self.ctx.executions.queue_position(execution_id)
-        self.write_json({"executionId": view.execution_id, "state": view.state,
-                         "queuePosition": position if position is not None else (0 if view.state == "RUNNING" else None)},
-                        409)
+        # The queue knows a run has started a moment before its RUNNING row is committed.
+        state = "RUNNING" if position == 0 else view.state
+        if position is None and state == "RUNNING":
+            position = 0
+        self.write_json({"executionId": view.execution_id, "state": state, "queuePosition": position}, 409)
 
 
 class ExecutionDetailHandler(AuthenticatedHandler):
