@@ -67,8 +67,10 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 def init_schema(engine: Engine) -> int:
     """Create the tables on first start, migrate older databases; return the schema version."""
-    SQLModel.metadata.create_all(engine)
+    # Under the write lock: several processes opening a new database at once must queue, not
+    # race between "which tables exist" and "create them".
     with write_transaction(engine) as conn:
+        SQLModel.metadata.create_all(conn)
         row = conn.execute(select(SchemaInfo.version).where(SchemaInfo.id == 1)).first()
         version = row[0] if row else None
         if version is None:

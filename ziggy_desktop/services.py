@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from .config import Settings
 from .db import DatabaseWriter, create_db_engine, init_schema
+from .errors import ZiggyError
 from .events import EventBus
 from .executions import ExecutionService
 from .flows import FlowService
@@ -59,7 +61,12 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
     if settings.sqlite_path is not None:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.database_url)
-    init_schema(engine)
+    try:
+        init_schema(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise ZiggyError(f"Cannot open the database {settings.database_url}: {getattr(exc, 'orig', exc)}. Check "
+                         f"ZIGGY_DATABASE_URL and that the folder is writable.", code="DATABASE_ERROR") from None
     writer = DatabaseWriter(engine)
     writer.start()
     flows = FlowService(engine)
