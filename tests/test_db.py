@@ -57,3 +57,15 @@ def test_a_failing_write_does_not_spoil_its_batch(engine):
     with engine.connect() as conn:
         assert sorted(conn.execute(text("select uuid from flow")).scalars()) == ["a", "b"]
     assert committed == ["a", "b"]
+
+
+def test_a_cancelled_write_never_runs(engine):
+    writer = DatabaseWriter(engine)
+    ran = []
+    cancelled = writer.submit(lambda conn, batch: ran.append("cancelled"))
+    kept = writer.submit(lambda conn, batch: ran.append("kept") or "ok")
+    assert cancelled.cancel()  # as asyncio does to a waiting handler's future at shutdown
+    writer.start()
+    assert kept.result(5) == "ok"
+    writer.stop()
+    assert ran == ["kept"]

@@ -49,3 +49,9 @@ def test_rename_and_find_by_id_or_prefix(services):
         services.keys.revoke("nobody")
     with pytest.raises(ValidationError):
         services.keys.rename("new", "   ")
+
+
+def test_an_id_wins_over_a_key_named_like_it(services):
+    first, _ = services.keys.create("first")
+    services.keys.create(str(first.id))  # a key *named* like the first one's id
+    assert services.keys.revoke(str(first.id)).name == "first"

@@ -91,9 +91,11 @@ def init_schema(engine: Engine) -> int:
 
 @dataclass
 class WriteBatch:
-    """What one operation in a batch can see: callbacks to run once the batch has committed."""
+    """Shared by the operations of one batch (one transaction): after-commit callbacks, counters,
+    and a cache of rows that cannot change within the transaction (a key, a flow)."""
 
     pending: dict[str, int] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -133,7 +135,10 @@ class DatabaseWriter:
             self._thread.start()
 
     def submit(self, op: WriteOp) -> Future:
-        """Queue `op(conn, batch)`; the future resolves with its return value after the commit."""
+        """Queue `op(conn, batch)`; the future resolves with its return value after the commit.
+
+        Cancelling the future before the writer reaches it means the op never runs.
+        """
         if self._stopped.is_set():
             raise ZiggyError("The database writer has stopped; restart Ziggy Desktop.", code="SHUTTING_DOWN",
                              http_status=503)
@@ -170,7 +175,10 @@ class DatabaseWriter:
                         stop_after = True
                         break
                     jobs.append(nxt)
-                self._run_batch(conn, jobs)
+                # A caller that gave up (its server loop was cancelled at shutdown) gets no row.
+                jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+                if jobs:
+                    self._run_batch(conn, jobs)
                 if stop_after:
                     return
         finally:
@@ -179,24 +187,30 @@ class DatabaseWriter:
     def _run_batch(self, conn: Connection, jobs: list[_Job]) -> None:
         batch = WriteBatch()
         results: list[tuple[_Job, Any, BaseException | None]] = []
+        # Plain SAVEPOINT statements: SQLAlchemy's begin_nested() builds a new savepoint clause per
+        # call, which cost more than the insert it protects.
+        savepoint = conn.exec_driver_sql
         try:
             with conn.begin():
                 for job in jobs:
                     batch._after_commit = job.callbacks
+                    savepoint("SAVEPOINT ziggy_op")
                     try:
-                        with conn.begin_nested():
-                            value = job.op(conn, batch)
-                        results.append((job, value, None))
+                        value = job.op(conn, batch)
                     except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
+                        savepoint("ROLLBACK TO SAVEPOINT ziggy_op")
+                        savepoint("RELEASE SAVEPOINT ziggy_op")
                         job.callbacks.clear()
                         if not isinstance(exc, ZiggyError):
                             log.exception("database write failed")
                         results.append((job, None, exc))
+                    else:
+                        savepoint("RELEASE SAVEPOINT ziggy_op")
+                        results.append((job, value, None))
         except BaseException as exc:  # noqa: BLE001 - the commit itself failed: nobody's row is safe
             log.exception("database commit failed")
             for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(exc)
+                job.future.set_exception(exc)
             return
         for job, value, error in results:
             for callback in job.callbacks:

@@ -9,9 +9,10 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from . import keys
@@ -119,6 +120,13 @@ VIEW_COLUMNS = [_executions.c[name] for name in (
     "reason", "failed_block", "created_at", "started_at", "finished_at", "ms")]
 
 
+_FLOW_FOR_LAUNCH = select(_flows.c.name, _flows.c.version).where(_flows.c.uuid == bindparam("b_uuid"))
+_EXISTING_EXECUTION = select(*VIEW_COLUMNS, _executions.c.input_hash).where(
+    _executions.c.execution_id == bindparam("b_id"))
+_INSERT_EXECUTION = _executions.insert()
+INLINE_INPUT_BYTES = 64 * 1024
+
+
 def view_from_row(row) -> ExecutionView:
     return ExecutionView(*(row[i] for i in range(len(VIEW_COLUMNS))))
 
@@ -150,17 +158,19 @@ class ExecutionService:
     def _launch_op(self, conn: Connection, batch: WriteBatch, request: LaunchRequest) -> LaunchResult:
         key_name = None
         if request.trigger == "API":
-            key_name = keys.authenticate(conn, request.execution_key).name
+            key_name = keys.authenticate(conn, request.execution_key, cache=batch.cache).name
         flow_uuid = request.flow_uuid.strip().lower()
-        flow = conn.execute(select(_flows.c.name).where(_flows.c.uuid == flow_uuid)).first()
+        flow = batch.cache.get(("flow", flow_uuid))
         if flow is None:
-            raise NotFoundError(f"No flow has flowUuid {request.flow_uuid!r}. Copy the Flow identifier from the "
-                                f"flow's settings, or list flows with 'ziggy-desktop flows list'.",
-                                code="FLOW_NOT_FOUND")
+            flow = conn.execute(_FLOW_FOR_LAUNCH, {"b_uuid": flow_uuid}).first()
+            if flow is None:
+                raise NotFoundError(f"No flow has flowUuid {request.flow_uuid!r}. Copy the Flow identifier from the "
+                                    f"flow's settings, or list flows with 'ziggy-desktop flows list'.",
+                                    code="FLOW_NOT_FOUND")
+            batch.cache[("flow", flow_uuid)] = flow
         execution_id = request.execution_id
         if execution_id is not None:
-            existing = conn.execute(select(*VIEW_COLUMNS, _executions.c.input_hash)
-                                    .where(_executions.c.execution_id == execution_id)).first()
+            existing = conn.execute(_EXISTING_EXECUTION, {"b_id": execution_id}).first()
             if existing is not None:
                 view = view_from_row(existing)
                 if (view.flow_uuid, view.mode, existing.input_hash) == (flow_uuid, request.mode, request.body_hash):
@@ -175,15 +185,18 @@ class ExecutionService:
         else:
             self._check_capacity_from_database(conn, batch)
         now = time.time()
-        seq = conn.execute(_executions.insert().values(
-            execution_id=execution_id, flow_uuid=flow_uuid, flow_name=flow.name, mode=request.mode,
-            trigger=request.trigger, key_name=key_name, state=QUEUED, created_at=now,
-            use_test_data=request.use_test_data, input_json=request.body_json, input_hash=request.body_hash,
-        )).inserted_primary_key[0]
+        seq = conn.execute(_INSERT_EXECUTION, {
+            "execution_id": execution_id, "flow_uuid": flow_uuid, "flow_name": flow.name, "mode": request.mode,
+            "trigger": request.trigger, "key_name": key_name, "state": QUEUED, "created_at": now,
+            "use_test_data": request.use_test_data, "input_json": request.body_json, "input_hash": request.body_hash,
+        }).inserted_primary_key[0]
         if self.queue is not None:
-            item = QueueItem(execution_id, seq, flow_uuid, flow.name, request.mode, request.trigger, now)
-            queue = self.queue
-            batch.after_commit(lambda: queue.enqueue(item))
+            # Small inputs travel with the queue item, so starting the run needs no database read.
+            inline = request.body_json is None or len(request.body_json) <= INLINE_INPUT_BYTES
+            item = QueueItem(execution_id, seq, flow_uuid, flow.name, request.mode, request.trigger, now,
+                             flow_version=flow.version, input_inline=inline,
+                             input_json=request.body_json if inline else None, use_test_data=request.use_test_data)
+            batch.after_commit(partial(self.queue.enqueue, item))
         view = ExecutionView(execution_id, flow_uuid, flow.name, request.mode, request.trigger, key_name, QUEUED,
                              None, None, None, now, None, None, None)
         return LaunchResult(True, view)
@@ -215,9 +228,7 @@ class ExecutionService:
         with self._engine.connect() as conn:
             info = keys.authenticate(conn, execution_key, touch=False)
         now = time.time()
-        self._writer.submit(lambda conn, _batch: conn.execute(
-            update(keys.ExecutionKey.__table__).where(keys.ExecutionKey.__table__.c.id == info.id)
-            .values(last_used_at=now)))
+        self._writer.submit(lambda conn, _batch: keys.touch_key(conn, info.id, now))
         return info
 
     def get(self, execution_id: str) -> ExecutionView:

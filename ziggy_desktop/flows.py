@@ -224,6 +224,14 @@ class FlowService:
             raise NotFoundError(f"No flow has uuid {flow_uuid!r}; 'ziggy-desktop flows list' shows them.",
                                 code="FLOW_NOT_FOUND")
 
+    def cached(self, flow_uuid: str, version: int | None) -> CompiledFlow | None:
+        """The compiled flow at exactly `version` if it is in the cache (no database read)."""
+        if version is None:
+            return None
+        with self._lock:
+            flow = self._compiled.get(flow_uuid)
+        return flow if flow is not None and flow.version == version else None
+
     def compiled(self, conn, flow_uuid: str) -> CompiledFlow:
         """The executable flow, recompiled only when its stored version changed."""
         version_row = conn.execute(select(_flows.c.version).where(_flows.c.uuid == flow_uuid)).first()

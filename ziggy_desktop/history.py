@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.engine import Engine
 
+from .db import write_transaction
 from .executions import VIEW_COLUMNS, ExecutionView, view_from_row
 from .models import Execution
 from .system_queue import FINISHED

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .db import DatabaseWriter, WriteBatch
@@ -37,6 +37,10 @@ class QueueItem:
     mode: str
     trigger: str
     created_at: float
+    flow_version: int | None = None  # the flow as launched; None: whatever is stored when it starts
+    input_inline: bool = False  # True: input_json below is the input; False: read it from the row
+    input_json: str | None = None
+    use_test_data: bool = False
 
 
 @dataclass
@@ -263,12 +267,17 @@ class SystemQueue:
                                          trigger=item.trigger, mode=item.mode))
         clock = time.perf_counter()
         try:
-            with self._engine.connect() as conn:
-                row = conn.execute(select(_executions.c.input_json, _executions.c.use_test_data)
-                                   .where(_executions.c.execution_id == item.execution_id)).one()
-                flow = self._flows.compiled(conn, item.flow_uuid)
-            ctx.payload = None if row.input_json is None else json.loads(row.input_json)
-            ctx.use_test_data = bool(row.use_test_data)
+            input_json, use_test_data = item.input_json, item.use_test_data
+            flow = self._flows.cached(item.flow_uuid, item.flow_version)
+            if flow is None or not item.input_inline:
+                with self._engine.connect() as conn:
+                    if not item.input_inline:
+                        row = conn.execute(_RUN_INPUT, {"b_id": item.execution_id}).one()
+                        input_json, use_test_data = row.input_json, bool(row.use_test_data)
+                    if flow is None:
+                        flow = self._flows.compiled(conn, item.flow_uuid)
+            ctx.payload = None if input_json is None else json.loads(input_json)
+            ctx.use_test_data = use_test_data
             ctx.start_clock(flow.timeout_seconds)
             outcome = run_flow(flow, ctx)
         except ZiggyError as exc:
@@ -289,21 +298,30 @@ class SystemQueue:
     @staticmethod
     def _start_op(execution_id: str, started_at: float) -> Callable[[Connection, WriteBatch], None]:
         def op(conn: Connection, _batch: WriteBatch) -> None:
-            conn.execute(update(_executions)
-                         .where(_executions.c.execution_id == execution_id, _executions.c.state == QUEUED)
-                         .values(state=RUNNING, started_at=started_at))
+            conn.execute(_MARK_RUNNING, {"b_id": execution_id, "b_started": started_at})
         return op
 
     @staticmethod
     def _finish_op(item: QueueItem, status: str, reason: str | None, failed_block: str | None, result,
                    *, ms: int, steps: list, console: list) -> Callable[[Connection, WriteBatch], None]:
-        finished_at = time.time()
-        result_json = None if result is None else dumps(result)
+        values = {"b_id": item.execution_id, "b_status": status, "b_reason": reason, "b_block": failed_block,
+                  "b_finished": time.time(), "b_ms": ms, "b_result": None if result is None else dumps(result),
+                  "b_steps": dumps(steps), "b_console": dumps(console)}
 
         def op(conn: Connection, _batch: WriteBatch) -> None:
-            conn.execute(update(_executions)
-                         .where(_executions.c.execution_id == item.execution_id, _executions.c.state != FINISHED)
-                         .values(state=FINISHED, termination_status=status, reason=reason, failed_block=failed_block,
-                                 finished_at=finished_at, ms=ms, result_json=result_json,
-                                 steps_json=dumps(steps), console_json=dumps(console)))
+            conn.execute(_MARK_FINISHED, values)
         return op
+
+
+# Built once: each run executes these, and building a statement costs more than running it.
+_RUN_INPUT = select(_executions.c.input_json, _executions.c.use_test_data).where(
+    _executions.c.execution_id == bindparam("b_id"))
+_MARK_RUNNING = (update(_executions)
+                 .where(_executions.c.execution_id == bindparam("b_id"), _executions.c.state == QUEUED)
+                 .values(state=RUNNING, started_at=bindparam("b_started")))
+_MARK_FINISHED = (update(_executions)
+                  .where(_executions.c.execution_id == bindparam("b_id"), _executions.c.state != FINISHED)
+                  .values(state=FINISHED, termination_status=bindparam("b_status"), reason=bindparam("b_reason"),
+                          failed_block=bindparam("b_block"), finished_at=bindparam("b_finished"),
+                          ms=bindparam("b_ms"), result_json=bindparam("b_result"), steps_json=bindparam("b_steps"),
+                          console_json=bindparam("b_console")))

@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         dialog = GlobalSettingsDialog(self.context, self.background, self)
         dialog.exec()
+        dialog.deleteLater()
         self.refresh_status()
 
     def _new_flow(self) -> None:
