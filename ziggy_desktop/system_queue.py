@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from sqlalchemy import bindparam, select, update
@@ -262,9 +263,7 @@ class SystemQueue:
     def _execute(self, running: _Running) -> None:
         item, ctx = running.item, running.ctx
         started_at = running.started_at
-        self._writer.submit(self._start_op(item.execution_id, started_at))
-        self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING,
-                                         trigger=item.trigger, mode=item.mode))
+        self._writer.submit(self._start_op(item, started_at))
         clock = time.perf_counter()
         try:
             input_json, use_test_data = item.input_json, item.use_test_data
@@ -295,10 +294,14 @@ class SystemQueue:
         self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, FINISHED,
                                          outcome.status, trigger=item.trigger, mode=item.mode))
 
-    @staticmethod
-    def _start_op(execution_id: str, started_at: float) -> Callable[[Connection, WriteBatch], None]:
-        def op(conn: Connection, _batch: WriteBatch) -> None:
-            conn.execute(_MARK_RUNNING, {"b_id": execution_id, "b_started": started_at})
+    def _start_op(self, item: QueueItem, started_at: float) -> Callable[[Connection, WriteBatch], None]:
+        event = ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING, trigger=item.trigger,
+                               mode=item.mode)
+
+        def op(conn: Connection, batch: WriteBatch) -> None:
+            conn.execute(_MARK_RUNNING, {"b_id": item.execution_id, "b_started": started_at})
+            # Announced once committed, so a listener that reads the row sees RUNNING.
+            batch.after_commit(partial(self._events.emit, event))
         return op
 
     @staticmethod

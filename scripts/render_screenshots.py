@@ -1,0 +1,184 @@
+"""Renders every main screen offscreen to PNG in docs/screenshots/, with realistic sample data.
+
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/render_screenshots.py [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from ziggy_desktop.app import start_runtime  # noqa: E402
+from ziggy_desktop.bundled import sample_flow_text  # noqa: E402
+from ziggy_desktop.config import load_settings  # noqa: E402
+from ziggy_desktop.executions import LaunchRequest, body_fingerprint  # noqa: E402
+from ziggy_desktop.ui.application import create_application  # noqa: E402
+from ziggy_desktop.ui.context import UiContext  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def flow(name: str, tags: list[str], middle: list[dict], test_data=None, timeout: float = 300) -> dict:
+    blocks = [{"id": "receiver", "type": "receiver", "name": "Receive", "config": {"testData": test_data},
+               "position": [60, 160]}]
+    x = 60
+    for index, block in enumerate(middle):
+        x += 240
+        blocks.append({"id": f"b{index}", "name": block["name"], "type": block["type"],
+                       "config": block.get("config", {}), "position": [x, 160 + block.get("dy", 0)]})
+    blocks.append({"id": "end", "type": "terminator", "name": "Done", "config": {}, "position": [x + 240, 160]})
+    edges = [{"from": a["id"], "fromPort": "out", "to": b["id"], "toPort": "in"}
+             for a, b in zip(blocks, blocks[1:]) if a["type"] != "fail"]
+    return {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": name, "tags": tags,
+            "settings": {"timeoutSeconds": timeout, "historyLevel": "ERRORED_WITH_DATA"}, "blocks": blocks,
+            "edges": edges}
+
+
+SAMPLE_CONTACTS = [{"email": "ada@example.com", "firstname": "Ada"}, {"email": "alan@example.com", "firstname": "Alan"}]
+
+
+def seed(services) -> dict[str, str]:
+    flows = {
+        "hello": json.loads(sample_flow_text()),
+        "contacts": flow("Contacts CSV → HubSpot", ["migration", "hubspot"], [
+            {"name": "Log batch", "type": "console", "config": {"message": "Importing contacts", "includeData": True}},
+            {"name": "Throttle", "type": "delay", "config": {"ms": 5}}], SAMPLE_CONTACTS),
+        "webhook": flow("Company name webhook", ["integration", "hubspot"], [
+            {"name": "Log payload", "type": "console", "config": {"message": "Company update"}}], {"companyId": 42}),
+        "broken": flow("Deal sync (broken mapping)", ["integration"], [
+            {"name": "Log", "type": "console", "config": {"message": "Deals received"}},
+            {"name": "Map deal stages", "type": "fail", "config": {"message": "dealstage 'won' has no mapping"}}]),
+        "slow": flow("Nightly export", ["scheduled"], [
+            {"name": "Wait for window", "type": "delay", "config": {"ms": 600_000}}], timeout=3600),
+        "timeout": flow("Legacy ERP pull", ["migration"], [
+            {"name": "Slow ERP call", "type": "delay", "config": {"ms": 10_000}}], timeout=0.2),
+    }
+    for document in flows.values():
+        services.flows.save(document)
+    return {name: document["uuid"] for name, document in flows.items()}
+
+
+def launch(services, flow_uuid: str, mode: str = "DEV", key: str | None = None, body=None) -> str:
+    """An API launch when a key is given (as Postman would), else a click on Run."""
+    text = None if body is None else json.dumps(body)
+    request = LaunchRequest(flow_uuid, mode, None, text, body_fingerprint(body, body is not None),
+                            "API" if key else "UI", execution_key=key, use_test_data=key is None)
+    return services.executions.launch(request).view.execution_id
+
+
+def wait_until(app: QApplication, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        app.processEvents()
+        if time.monotonic() > deadline:
+            raise TimeoutError("the screen did not reach the expected state")
+        time.sleep(0.01)
+    for _ in range(5):
+        app.processEvents()
+
+
+def save(widget: QWidget, out_dir: Path, name: str, app: QApplication) -> Path:
+    for _ in range(5):
+        app.processEvents()
+    path = out_dir / f"{name}.png"
+    widget.grab().save(str(path))
+    print(f"wrote {path}")
+    return path
+
+
+def main() -> int:
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    app = create_application(["render_screenshots"])
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = load_settings({"ZIGGY_DATA_DIR": data_dir, "ZIGGY_PORT": "0", "ZIGGY_SHUTDOWN_GRACE_SECONDS": "0"},
+                                 cwd=Path(data_dir))
+        runtime = start_runtime(settings)
+        services = runtime.services
+        keys = [services.keys.create(name) for name in ("Postman", "CRM webhook", "Old laptop")]
+        services.keys.revoke(str(keys[2][0].id))
+        uuids = seed(services)
+        for index in range(24):
+            launch(services, uuids["contacts"], "PROD" if index % 3 == 0 else "DEV", keys[0][1],
+                   body=[{"email": f"user{index}@example.com"}])
+        for _ in range(5):
+            launch(services, uuids["broken"], key=keys[1][1], body=[{"dealstage": "won"}])
+        for _ in range(3):
+            launch(services, uuids["timeout"])
+        for _ in range(6):
+            launch(services, uuids["webhook"], key=keys[1][1], body={"companyId": 7, "name": "Acme"})
+        wait_until(app, lambda: services.queue.depth() == 0 and services.queue.running_count() == 0, 60)
+        for _ in range(2):
+            launch(services, uuids["slow"])
+
+        from ziggy_desktop.ui.main_window import MainWindow
+
+        window = MainWindow(UiContext(services, runtime.server.url, None, runtime.shutdown))
+        window.resize(1280, 800)
+        window.show()
+        window.show_page("flows")
+        page = window.flows_page
+        if hasattr(page, "select_flow"):
+            page.select_flow(uuids["contacts"])
+        save(window, out_dir, "flows", app)
+
+        window.open_flow(uuids["hello"])
+        window.flow_page.run_flow()
+        wait_until(app, lambda: window.flow_page.state_label.text() == "SUCCESS")
+        save(window, out_dir, "flow", app)
+
+        window.open_flow(uuids["broken"])
+        window.flow_page.run_flow()
+        wait_until(app, lambda: window.flow_page.state_label.text() == "FATAL")
+        save(window, out_dir, "flow-fatal", app)
+
+        window.show_page("history")
+        history = window.history_page
+        if hasattr(history, "select_first_with_status"):
+            history.select_first_with_status("FATAL")
+        save(window, out_dir, "history", app)
+
+        window.show_page("queues")
+        save(window, out_dir, "queues", app)
+
+        from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog
+        from ziggy_desktop.ui.key_dialogs import NewKeyDialog
+
+        dialog = GlobalSettingsDialog(window.context, window.background, window)
+        dialog.resize(880, 620)
+        dialog.show()
+        save(dialog, out_dir, "settings-security", app)
+        dialog.hide()
+        key_dialog = NewKeyDialog("Postman", keys[0][1], window)
+        key_dialog.show()
+        save(key_dialog, out_dir, "new-key", app)
+        key_dialog.hide()
+
+        try:
+            from ziggy_desktop.ui.flow_settings_dialog import FlowSettingsDialog
+        except ImportError:
+            FlowSettingsDialog = None
+        if FlowSettingsDialog is not None:
+            flow_dialog = FlowSettingsDialog(window.context, uuids["hello"], window)
+            flow_dialog.show()
+            save(flow_dialog, out_dir, "flow-settings", app)
+            flow_dialog.hide()
+
+        for killed in list(services.queue.snapshot()[0]):
+            services.executions.kill(killed[0].execution_id, allow_running=True)
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

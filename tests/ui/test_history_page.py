@@ -1,0 +1,318 @@
+"""The Execution History page against a real runtime: live rows, detail, filters, paging and actions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import QMessageBox
+from sqlalchemy import text
+
+from ziggy_desktop.executions import LaunchRequest, body_fingerprint
+from ziggy_desktop.history import HistoryFilter
+from ziggy_desktop.ui.bridge import Background, EventBridge
+from ziggy_desktop.ui.history_model import (COLUMNS, FLOW_COLUMN, ID_COLUMN, STATUS_COLUMN, TRIGGER_COLUMN,
+                                            HistoryTableModel, status_color)
+from ziggy_desktop.ui.history_page import HistoryPage
+
+from ..helpers import ApiClient, make_flow
+
+INSERT = text(
+    "insert into execution(execution_id, flow_uuid, flow_name, mode, trigger, key_name, state, termination_status, "
+    "reason, failed_block, ms, created_at, started_at, finished_at, use_test_data, input_hash) "
+    "values (:e, :f, :n, :m, :tr, :k, 'FINISHED', :t, :r, :b, :ms, :c, :c, :c, 0, '')")
+
+
+@pytest.fixture
+def page(qtbot, ui_context):
+    bridge = EventBridge(ui_context.services.events)
+    background = Background()
+    history_page = HistoryPage(ui_context, bridge, background)
+    # Let the last reads land before the widget goes: their callbacks touch it.
+    qtbot.addWidget(history_page, before_close_func=lambda widget: (bridge.close(), settle(qtbot, widget)))
+    history_page.resize(1280, 760)
+    history_page.show()
+    qtbot.waitExposed(history_page)
+    settle(qtbot, history_page)
+    yield history_page
+    background.shutdown()
+
+
+def settle(qtbot, page: HistoryPage) -> None:
+    qtbot.waitUntil(lambda: not page.busy, timeout=5000)
+
+
+def insert_finished(services, flow, count: int, *, prefix: str = "old", status: str = "SUCCESS", mode: str = "DEV",
+                    created: float | None = None, step: float = 1.0) -> list[str]:
+    """Past runs written straight into the table (finished rows: the queue never picks them up)."""
+    start = (time.time() - 3600) if created is None else created
+    rows = [{"e": f"{prefix}-{i:05d}", "f": flow.uuid, "n": flow.name, "m": mode, "tr": "API", "k": "ci",
+             "t": status, "r": None if status == "SUCCESS" else f"{status} on purpose",
+             "b": None if status == "SUCCESS" else "b0", "ms": 10 + i % 90, "c": start + i * step}
+            for i in range(count)]
+    with services.engine.begin() as conn:
+        conn.execute(INSERT, rows)
+    return [row["e"] for row in rows]
+
+
+def launch_ui(services, flow_uuid: str, mode: str = "DEV") -> str:
+    request = LaunchRequest(flow_uuid, mode, None, None, body_fingerprint(None, False), "UI", use_test_data=True)
+    return services.executions.launch(request).view.execution_id
+
+
+def row_of(page: HistoryPage, execution_id: str) -> int | None:
+    model = page.model
+    for row in range(model.rowCount()):
+        view = model.view(row)
+        if view is not None and view.execution_id == execution_id:
+            return row
+    return None
+
+
+def cell(page: HistoryPage, execution_id: str, column: int) -> Any:
+    row = row_of(page, execution_id)
+    return None if row is None else page.model.index(row, column).data()
+
+
+def shown_ids(page: HistoryPage) -> list[str]:
+    return [page.model.view(row).execution_id for row in range(page.model.rowCount())]
+
+
+def test_model_passes_qtmodeltester(qtmodeltester, ui_context):
+    services = ui_context.services
+    flow = services.flows.save(make_flow(name="Model"))[0]
+    ids = insert_finished(services, flow, 20) + insert_finished(services, flow, 10, prefix="bad", status="FATAL")
+    model = HistoryTableModel(services.history, page_size=7)  # several pages and a short last one
+    model.set_filter(HistoryFilter())
+    assert model.rowCount() == 30 and model.columnCount() == len(COLUMNS)
+    qtmodeltester.check(model)
+    assert model.index(0, ID_COLUMN).data() == ids[-1]  # newest first
+    assert model.index(29, ID_COLUMN).data() == ids[0]
+    assert model.index(0, STATUS_COLUMN).data() == "FATAL"
+    brush = model.index(0, STATUS_COLUMN).data(Qt.ItemDataRole.ForegroundRole)
+    assert isinstance(brush, QBrush) and brush.color() == status_color("FATAL")
+    assert model.index(0, STATUS_COLUMN).data(Qt.ItemDataRole.ToolTipRole) == "FATAL on purpose"
+    model.set_filter(HistoryFilter(statuses=frozenset({"SUCCESS"})))
+    assert model.rowCount() == 20
+    qtmodeltester.check(model)
+    model.set_filter(HistoryFilter(text="nothing-like-this"))
+    assert model.rowCount() == 0
+    qtmodeltester.check(model)
+
+
+def test_api_launch_appears_live_and_turns_success(page, ui_context, qtbot):
+    services = ui_context.services
+    flow = services.flows.save(make_flow({"type": "delay", "config": {"ms": 300}}, name="Live"))[0]
+    _, key = services.keys.create("partner-crm")
+    response = ApiClient(ui_context.api_url, key).launch(flow.uuid, {"contacts": [1, 2]})
+    assert response.status == 202, response.body
+    execution_id = response.json["executionId"]
+    # No refresh call anywhere: the row comes from the core's events.
+    qtbot.waitUntil(lambda: row_of(page, execution_id) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "SUCCESS", timeout=10000)
+    assert cell(page, execution_id, FLOW_COLUMN) == "Live"
+    assert cell(page, execution_id, TRIGGER_COLUMN) == "API"
+    assert page.model.index(row_of(page, execution_id), len(COLUMNS) - 1).data() == "partner-crm"
+    qtbot.waitUntil(lambda: "1 SUCCESS" in page.summary_label.text(), timeout=5000)
+
+
+def test_fatal_run_shows_failing_block_in_detail(page, ui_context, qtbot):
+    services = ui_context.services
+    flow = services.flows.save(make_flow({"id": "push", "type": "fail", "config": {"message": "HubSpot said 429"}},
+                                         name="Doomed", test_data=[{"email": "a@example.com"}]))[0]
+    execution_id = launch_ui(services, flow.uuid)
+    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "FATAL", timeout=10000)
+    assert page.select_execution(execution_id)
+    pane = page.detail_pane
+    qtbot.waitUntil(lambda: pane.detail is not None and pane.detail.view.execution_id == execution_id, timeout=5000)
+    assert pane.badge.text() == "FATAL"
+    assert "Failed in block" in pane.failure_label.text() and "push (fail)" in pane.failure_label.text()
+    assert "HubSpot said 429" in pane.failure_label.text()
+    assert pane.tabs.tabText(pane.result_tab) == "Error"
+    assert "HubSpot said 429" in pane.result_text.toPlainText()
+    assert "email" in pane.input_text.toPlainText() or pane.input_text.toPlainText() == ""
+    steps = {pane.steps_table.item(r, 0).text(): pane.steps_table.item(r, 2).text()
+             for r in range(pane.steps_table.rowCount())}
+    assert steps["push"] == "FATAL" and steps["receiver"] == "SUCCESS"
+    fatal_row = next(r for r in range(pane.steps_table.rowCount()) if pane.steps_table.item(r, 0).text() == "push")
+    assert pane.steps_table.item(fatal_row, 6).text() == "HubSpot said 429"
+    assert pane.audit_label.text().startswith("No audit lines")
+    assert not pane.kill_button.isEnabled() and pane.rerun_button.isEnabled()
+
+
+def test_each_filter_narrows_the_table(page, ui_context, qtbot):
+    services = ui_context.services
+    alpha = services.flows.save(make_flow(name="Alpha"))[0]
+    beta = services.flows.save(make_flow(name="Beta"))[0]
+    now = time.time()
+    insert_finished(services, alpha, 6, prefix="alpha-old", created=now - 7200, step=60)  # 2 h ago
+    insert_finished(services, alpha, 3, prefix="alpha-fatal", status="FATAL", created=now - 300)
+    insert_finished(services, beta, 4, prefix="beta-prod", mode="PROD", created=now - 120)
+    insert_finished(services, beta, 2, prefix="beta-needle", status="KILLED", created=now - 60)
+    page.refresh()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 15, timeout=5000)
+
+    page.flow_combo.setCurrentIndex(page.flow_combo.findData(beta.uuid))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 6, timeout=5000)
+    assert all(i.startswith("beta") for i in shown_ids(page))
+
+    page.clear_filters()
+    page.status_combo.setCurrentIndex(page.status_combo.findData("FATAL"))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=5000)
+    assert all(i.startswith("alpha-fatal") for i in shown_ids(page))
+    assert "3 FATAL" in page.summary_label.text()
+
+    page.status_combo.setCurrentIndex(page.status_combo.findData("QUEUED"))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=5000)
+    assert page.table_stack.currentWidget() is page.empty_label
+    assert "No runs match" in page.empty_label.text()
+
+    page.clear_filters()
+    page.mode_combo.setCurrentIndex(page.mode_combo.findData("PROD"))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=5000)
+
+    page.clear_filters()
+    qtbot.keyClicks(page.search_edit, "needle")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=5000)  # after the typing debounce
+    assert shown_ids(page) == ["beta-needle-00001", "beta-needle-00000"]
+
+    page.clear_filters()
+    page.time_combo.setCurrentIndex(page.time_combo.findData(15 * 60))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 9, timeout=5000)  # everything but the 2-hour-old runs
+
+    page.time_combo.setCurrentIndex(page.time_combo.count() - 1)  # custom range
+    assert page.from_edit.isVisible() and page.to_edit.isVisible()
+    page.from_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(now - 7300)))
+    page.to_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(now - 3600)))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 6, timeout=5000)
+    assert all(i.startswith("alpha-old") for i in shown_ids(page))
+
+    page.clear_filters()
+    assert not page.from_edit.isVisible()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 15, timeout=5000)
+    page.set_flow_filter(alpha.uuid)  # what the flow page's history button does
+    assert page.flow_combo.currentText() == "Alpha"
+    qtbot.waitUntil(lambda: page.model.rowCount() == 9, timeout=5000)
+    page.set_flow_filter(None)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 15, timeout=5000)
+
+
+def test_flow_page_history_button_opens_filtered_view(main_window, qtbot):
+    services = main_window.context.services
+    alpha = services.flows.save(make_flow(name="Alpha"))[0]
+    beta = services.flows.save(make_flow(name="Beta"))[0]
+    insert_finished(services, alpha, 3, prefix="a")
+    insert_finished(services, beta, 5, prefix="b")
+    main_window.show_history_for_flow(beta.uuid)
+    page = main_window.history_page
+    assert main_window.stack.currentWidget() is page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 5, timeout=5000)
+    assert page.flow_combo.currentText() == "Beta"
+
+
+def test_paging_reads_only_the_pages_in_view(page, ui_context, qtbot):
+    services = ui_context.services
+    flow = services.flows.save(make_flow(name="Bulk"))[0]
+    ids = insert_finished(services, flow, 5000, prefix="bulk", step=0.01)
+    loads_before = page.model.page_loads
+    page.refresh()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 5000, timeout=5000)
+    qtbot.wait(50)  # let the view paint the visible rows
+    assert page.model.page_loads - loads_before <= 2
+    assert page.model.cached_pages() == [0]
+    assert page.model.index(0, ID_COLUMN).data() == ids[-1]
+    assert "5,000" in page.summary_label.text()
+
+    page.table.scrollToBottom()
+    qtbot.waitUntil(lambda: 24 in page.model.cached_pages(), timeout=5000)
+    assert page.model.page_loads - loads_before <= 4  # the first page and the last one or two
+    assert page.model.index(4999, ID_COLUMN).data() == ids[0]
+
+    # A new run at the top while scrolled down: the count grows and the rows in view stay in view.
+    top_id = page.model.index(page.table.rowAt(0), ID_COLUMN).data()
+    execution_id = launch_ui(services, flow.uuid)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 5001, timeout=5000)
+    settle(qtbot, page)
+    assert page.model.index(0, ID_COLUMN).data() == execution_id
+    assert page.model.index(5000, ID_COLUMN).data() == ids[0]
+    assert page.model.index(page.table.rowAt(0), ID_COLUMN).data() == top_id
+    assert page.model.page_loads - loads_before <= 10
+
+
+def test_rerun_creates_a_new_row_with_trigger_rerun(page, ui_context, qtbot):
+    services = ui_context.services
+    flow = services.flows.save(make_flow({"type": "console", "config": {"message": "got", "includeData": True}},
+                                         name="Echo"))[0]
+    _, key = services.keys.create("rerun-test")
+    response = ApiClient(ui_context.api_url, key).launch(flow.uuid, {"n": 7}, mode="PROD")
+    original = response.json["executionId"]
+    qtbot.waitUntil(lambda: cell(page, original, STATUS_COLUMN) == "SUCCESS", timeout=10000)
+    assert page.select_execution(original)
+    qtbot.waitUntil(lambda: page.detail_pane.detail is not None, timeout=5000)
+    assert '"n": 7' in page.detail_pane.input_text.toPlainText()
+    assert "got {\"n\": 7}" in page.detail_pane.console_text.toPlainText()
+
+    page.detail_pane.rerun_button.click()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=5000)
+    rerun_id = page.model.view(0).execution_id
+    assert rerun_id != original
+    assert page.model.view(0).trigger == "RERUN" and page.model.view(0).mode == "PROD"
+    qtbot.waitUntil(lambda: cell(page, rerun_id, STATUS_COLUMN) == "SUCCESS", timeout=10000)
+    # The new run is selected and its detail shows the same input.
+    qtbot.waitUntil(lambda: page.detail_pane.detail is not None
+                    and page.detail_pane.detail.view.execution_id == rerun_id
+                    and page.detail_pane.detail.view.finished, timeout=5000)
+    assert '"n": 7' in page.detail_pane.input_text.toPlainText()
+    assert "Re-run queued as" in page.notice_label.text()
+
+
+def test_kill_a_running_run_from_the_page(page, ui_context, qtbot):
+    services = ui_context.services
+    flow = services.flows.save(make_flow({"type": "delay", "config": {"ms": 60_000}}, name="Slow"))[0]
+    execution_id = launch_ui(services, flow.uuid)
+    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "RUNNING", timeout=5000)
+    assert page.select_execution(execution_id)
+    assert page.detail_pane.kill_button.isEnabled()
+    page.detail_pane.kill_button.click()
+    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "KILLED", timeout=10000)
+    qtbot.waitUntil(lambda: page.detail_pane.detail is not None
+                    and page.detail_pane.detail.view.termination_status == "KILLED", timeout=5000)
+    assert "killed by user" in page.detail_pane.failure_label.text()
+    assert not page.detail_pane.kill_button.isEnabled()
+
+
+def test_flush_deletes_only_the_finished_runs_the_filter_shows(page, ui_context, qtbot, monkeypatch):
+    services = ui_context.services
+    alpha = services.flows.save(make_flow({"type": "delay", "config": {"ms": 60_000}}, name="Alpha"))[0]
+    beta = services.flows.save(make_flow(name="Beta"))[0]
+    insert_finished(services, alpha, 3, prefix="alpha")
+    insert_finished(services, beta, 2, prefix="beta")
+    running = launch_ui(services, alpha.uuid)
+    page.refresh()
+    page.set_flow_filter(alpha.uuid)
+    qtbot.waitUntil(lambda: cell(page, running, STATUS_COLUMN) == "RUNNING" and page.model.rowCount() == 4,
+                    timeout=5000)
+
+    questions: list[str] = []
+
+    def answer(reply):
+        def question(_parent, _title, message, *args, **kwargs):
+            questions.append(message)
+            return reply
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    page.flush_button.click()
+    assert "Delete 3 finished runs" in questions[-1] and "Alpha" in questions[-1]
+    assert services.history.count(HistoryFilter()) == 6  # declined: nothing deleted
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    page.flush_button.click()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
+    assert shown_ids(page) == [running]  # the running run is kept
+    assert "Deleted 3 finished runs" in page.notice_label.text()
+    assert services.history.count(HistoryFilter(flow_uuid=beta.uuid)) == 2  # another flow: untouched
+    services.executions.kill(running, allow_running=True)
