@@ -19,7 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _loadgen  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
 from ziggy_desktop.app import start_runtime  # noqa: E402
 from ziggy_desktop.config import load_settings  # noqa: E402
@@ -28,8 +28,9 @@ from ziggy_desktop.ui.context import UiContext  # noqa: E402
 from ziggy_desktop.ui.main_window import MainWindow  # noqa: E402
 
 PROBE_MS = 5
+PAGE = sys.argv[sys.argv.index("--page") + 1] if "--page" in sys.argv else "history"
 BURST_SECONDS = 6.0
-CONNECTIONS = 32
+CONNECTIONS = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 32
 HISTORY_ROWS = 100_000
 FLOW = {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": "Bench", "tags": [],
         "blocks": [{"id": "r", "type": "receiver"}, {"id": "t", "type": "terminator"}],
@@ -80,18 +81,22 @@ def burst(app) -> None:
         runtime.services.flows.save(FLOW)
         key = runtime.services.keys.create("bench")[1]
         window.show()
-        window.show_page("history")
+        window.show_page(PAGE)
         probe = StallProbe()
         request = _loadgen.build_request(runtime.url, f"/api?flowUuid={FLOW['uuid']}", b'{"n": 1}',
                                          {"execution-key": key})
         outcome = {}
         load = threading.Thread(target=lambda: outcome.update(result=_loadgen.run_python(
             runtime.url, request, connections=CONNECTIONS, warmup=0.5, duration=BURST_SECONDS)))
+        # A local event loop: QApplication.quit() would close the window (and stop the runtime).
+        loop = QEventLoop()
+        watcher = QTimer()
+        watcher.timeout.connect(lambda: None if load.is_alive() else loop.quit())
         probe.start()
         load.start()
-        while load.is_alive():
-            app.processEvents()
-            time.sleep(0.001)
+        watcher.start(50)
+        loop.exec()
+        watcher.stop()
         probe.stop()
         result = outcome["result"]
         longest, p99 = probe.stalls()
@@ -140,6 +145,7 @@ def open_history(app) -> None:
 
 
 def main() -> int:
+    """Options: --connections N (default 32), --page flows|history|queues (default history)."""
     app = create_application(["bench"])
     burst(app)
     open_history(app)

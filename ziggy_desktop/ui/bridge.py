@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from ..events import EventBus, ExecutionEvent
 
@@ -14,17 +16,41 @@ log = logging.getLogger("ziggy.ui")
 
 
 class EventBridge(QObject):
-    """Re-emits core execution events as a Qt signal; Qt queues it onto the GUI thread."""
+    """Re-emits core execution events as Qt signals on the GUI thread.
 
-    executionChanged = Signal(object)  # ExecutionEvent
+    Events from worker threads are collected and handed over in one wake-up per burst: a queued
+    signal per event would make the GUI thread win the GIL back thousands of times a second
+    during a burst of API launches, and every such hand-over can wait a full switch interval.
+    """
+
+    executionChanged = Signal(object)  # one ExecutionEvent, in order
+    executionsChanged = Signal(list)  # all events of one hand-over, after the single ones
+    _wake = Signal()
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
         super().__init__(parent)
+        self._pending: deque[ExecutionEvent] = deque()
+        self._lock = threading.Lock()
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe = bus.subscribe(self._on_event)
 
     def _on_event(self, event: ExecutionEvent) -> None:
-        # Called on a worker or writer thread: only emit, never touch a widget here.
-        self.executionChanged.emit(event)
+        # Called on a worker or writer thread: never touch a widget here.
+        with self._lock:
+            wake = not self._pending
+            self._pending.append(event)
+        if wake:
+            self._wake.emit()
+
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            events = list(self._pending)
+            self._pending.clear()
+        for event in events:
+            self.executionChanged.emit(event)
+        if events:
+            self.executionsChanged.emit(events)
 
     def close(self) -> None:
         self._unsubscribe()

@@ -6,7 +6,7 @@ import logging
 from collections import OrderedDict
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -15,6 +15,8 @@ from ..history import HistoryFilter, HistoryRow, HistoryService
 
 log = logging.getLogger("ziggy.ui")
 
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
+                    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.FontRole})
 COLUMNS = ("Execution ID", "Flow", "Mode", "Trigger", "Status", "Created", "ms", "Key name")
 ID_COLUMN, FLOW_COLUMN, MODE_COLUMN, TRIGGER_COLUMN, STATUS_COLUMN, CREATED_COLUMN, MS_COLUMN, KEY_COLUMN = range(8)
 PAGE_SIZE = 200
@@ -159,26 +161,43 @@ class HistoryTableModel(QAbstractTableModel):
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+    # flags() is left to QAbstractTableModel (enabled, selectable, no children): a Python override
+    # would cost one more GIL hand-over per painted cell.
+
+    def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:
+        """One Python call per cell instead of the base class's rowCount() and columnCount()."""
+        if parent.isValid() or not (0 <= row < self._count and 0 <= column < len(COLUMNS)):
+            return QModelIndex()
+        return self.createIndex(row, column)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.parent().isValid() or role not in _ROLES:
+            return None
+        view = self.view(index.row())
+        return self._value(view, index.column(), None if view is None else status_of(view), role)
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802,N803
+        """Every role of a cell in one call. The delegate asks for ~7 roles per cell; answering them
+        one data() call at a time means thousands of GIL hand-overs per repaint, which stalled the
+        window during bursts of API launches."""
         if not index.isValid() or index.parent().isValid():
-            return None
+            for role_data in roleDataSpan:
+                role_data.clearData()
+            return
+        view = self.view(index.row())
+        status = None if view is None else status_of(view)
         column = index.column()
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
-                        Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.FontRole):
-            return None
+        for role_data in roleDataSpan:
+            role = role_data.role()
+            role_data.setData(self._value(view, column, status, role) if role in _ROLES else None)
+
+    def _value(self, view: ExecutionView | None, column: int, status: str | None, role: int):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             if column == MS_COLUMN:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        view = self.view(index.row())
         if view is None:
             return None
-        status = status_of(view)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(view, column, status)
         if role == Qt.ItemDataRole.ForegroundRole:

@@ -430,7 +430,7 @@ class HistoryPage(QWidget):
         self._slide_timer = QTimer(self)
         self._slide_timer.setInterval(SLIDING_WINDOW_MS)
         self._slide_timer.timeout.connect(self._reload)
-        bridge.executionChanged.connect(self._on_execution_changed)
+        bridge.executionsChanged.connect(self._on_execution_changed)
 
         self._reload_flows()
         self.clear_filters_button.setEnabled(False)
@@ -647,8 +647,8 @@ class HistoryPage(QWidget):
         self._reload_flows()
         self._reload()
 
-    @Slot(object)
-    def _on_execution_changed(self, _event: ExecutionEvent) -> None:
+    @Slot(list)
+    def _on_execution_changed(self, _events: list[ExecutionEvent]) -> None:
         # Throttled rather than debounced: during a sustained burst the table still moves 4 times a second.
         if not self._live_timer.isActive():
             self._live_timer.start()

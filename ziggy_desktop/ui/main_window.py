@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.flow_page.backRequested.connect(lambda: self.show_page("flows"))
         self.flow_page.historyRequested.connect(self.show_history_for_flow)
         self.flow_page.flowChanged.connect(lambda _uuid: self.flows_page.refresh())
-        self.bridge.executionChanged.connect(self._schedule_status_refresh)
+        self.bridge.executionsChanged.connect(self._schedule_status_refresh)
 
         self._status_timer = QTimer(self)
         self._status_timer.setSingleShot(True)
@@ -192,8 +192,8 @@ class MainWindow(QMainWindow):
 
     # -- status bar ------------------------------------------------------------------------------
 
-    @Slot(object)
-    def _schedule_status_refresh(self, _event=None) -> None:
+    @Slot(list)
+    def _schedule_status_refresh(self, _events=None) -> None:
         if not self._status_timer.isActive():
             self._status_timer.start()
 

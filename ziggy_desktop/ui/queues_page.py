@@ -95,11 +95,11 @@ class QueuesPage(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self.refresh)
-        bridge.executionChanged.connect(self._schedule)
+        bridge.executionsChanged.connect(self._schedule)
         self.refresh()
 
-    @Slot(object)
-    def _schedule(self, _event=None) -> None:
+    @Slot(list)
+    def _schedule(self, _events=None) -> None:
         if not self._timer.isActive():
             self._timer.start()
 
