@@ -22,6 +22,20 @@ class Response:
         return json.loads(self.body)
 
 
+def assert_error(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is `status` with exactly {"error": {"code", "message"}}, both non-empty strings."""
+    assert response.status == status, (response.status, response.body)
+    assert response.headers.get("content-type", "").startswith("application/json"), response.headers
+    body = response.json
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"], body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
+
+
 class ApiClient:
     """Real HTTP over loopback; one connection per call so tests never share state by accident."""
 

@@ -13,25 +13,11 @@ import pytest
 
 from ziggy_desktop.server.handlers import make_routes
 
-from ..helpers import ApiClient, Response, make_flow
+from ..helpers import ApiClient, Response, assert_error, make_flow
 
 STATUS_FIELDS = {"executionId", "terminationStatus", "ms", "executionEnvironmentMode", "createdAt", "flowUuid",
                  "flowName"}
 SLOW = {"id": "slow", "type": "delay", "config": {"ms": 60_000}}
-
-
-def assert_error(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """The response is `status` with exactly {"error": {"code", "message"}}, both non-empty strings."""
-    assert response.status == status, (response.status, response.body)
-    assert response.headers.get("content-type", "").startswith("application/json"), response.headers
-    body = response.json
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}, body
-    assert isinstance(body["error"]["code"], str) and body["error"]["code"], body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def save_flow(runtime, *blocks: dict[str, Any], **kwargs: Any) -> str:

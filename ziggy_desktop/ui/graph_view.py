@@ -89,7 +89,23 @@ def layout_positions(document: dict[str, Any]) -> dict[str, QPointF]:
     return layered
 
 
-class BlockItem(QGraphicsItem):
+class _HoverHighlight:
+    """Repaints an item as the pointer enters and leaves it (its paint() reads `_hover`)."""
+
+    _hover = False
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+
+class BlockItem(_HoverHighlight, QGraphicsItem):
     """One block: a rounded card with name, type, ports, and (during a run) a status badge."""
 
     def __init__(self, block: dict[str, Any]):
@@ -146,16 +162,6 @@ class BlockItem(QGraphicsItem):
         elif self.status:
             lines.append(f"run {self.status.lower()}")
         self.setToolTip("\n".join(lines))
-
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._hover = True
-        self.update()
-        super().hoverEnterEvent(event)
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._hover = False
-        self.update()
-        super().hoverLeaveEvent(event)
 
     # -- painting --------------------------------------------------------------------------------
 
@@ -258,7 +264,7 @@ class BlockItem(QGraphicsItem):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(_HoverHighlight, QGraphicsPathItem):
     """A curved connection from an output port to an input port; clicking it selects it."""
 
     def __init__(self, index: int, edge: dict[str, Any], source: BlockItem, target: BlockItem):
@@ -335,16 +341,6 @@ class EdgeItem(QGraphicsPathItem):
         if self.label:
             rect = rect.united(self._label_rect().adjusted(-2, -2, 2, 2))
         return rect
-
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._hover = True
-        self.update()
-        super().hoverEnterEvent(event)
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._hover = False
-        self.update()
-        super().hoverLeaveEvent(event)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         palette = _palette(widget)
