@@ -15,7 +15,7 @@ def test_navigation_and_status_bar(main_window: MainWindow, qtbot):
     main_window.nav_buttons["queues"].click()
     assert main_window.stack.currentWidget() is main_window.queues_page
     assert main_window.context.api_url in main_window.api_label.text()
-    assert "max 10 at once" in main_window.queue_label.text()
+    assert "at most 10 at once" in main_window.queue_label.text()
 
 
 def test_queue_counts_update_live(main_window: MainWindow, qtbot):

@@ -21,6 +21,7 @@ from ..flows import FlowSummary, blank_flow, validate_flow
 from ..history import HistoryFilter
 from .application import icon
 from .bridge import Background, EventBridge
+from .common import confirm
 from .context import UiContext
 from .flow_settings_dialog import FlowSettingsDialog, tone
 from .flows_model import NAME, TAGS, UPDATED, UUID_ROLE, VERSION, FlowsFilterModel, FlowsTableModel
@@ -641,12 +642,9 @@ class FlowsPage(QWidget):
                 errors.append(f"{path.name}: {error.message}")
                 continue
             if document["uuid"] in existing:
-                answer = QMessageBox.question(
-                    self, "Replace a flow?",
-                    f"{path.name} holds the flow “{document['name']}”, which is already stored as "
-                    f"“{existing[document['uuid']]}” (same identifier). Replace the stored flow?",
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-                if answer != QMessageBox.StandardButton.Yes:
+                if not confirm(self, "Replace a flow?",
+                               f"{path.name} holds the flow “{document['name']}”, which is already stored as "
+                               f"“{existing[document['uuid']]}” (same identifier). Replace the stored flow?"):
                     continue
             documents.append(document)
         flows = self.context.services.flows
@@ -693,12 +691,9 @@ class FlowsPage(QWidget):
         flow = self.selected_flow()
         if flow is None:
             return
-        answer = QMessageBox.question(
-            self, "Delete flow",
-            f"Delete the flow “{flow.name}”?\n\nIts past runs stay in the Execution History. Export it first "
-            f"if you may want it back.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirm(self, "Delete flow",
+                       f"Delete the flow “{flow.name}”?\n\nIts past runs stay in the Execution History. Export "
+                       f"it first if you may want it back."):
             return
         row = self.proxy.mapFromSource(self.model.index(self.model.row_of(flow.uuid) or 0, NAME)).row()
         flows = self.context.services.flows

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QStyle, QVBoxLayout, QWidget)
 
 from ..keys import MAX_NAME_LENGTH
+from .common import confirm
 
 STORE_WARNING = "This key will not be shown again. Store it now, e.g. in your Postman environment."
 
@@ -134,11 +135,9 @@ class NewKeyDialog(QDialog):
     def reject(self) -> None:
         """Close button, Esc and the window's X all come here (QDialog routes closeEvent to reject)."""
         if not self._confirmed:
-            answer = QMessageBox.question(
-                self, "Have you stored the key?",
-                "Have you stored the key? It cannot be shown again; if it is lost, revoke it and create a new one.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes:
+            if not confirm(self, "Have you stored the key?",
+                           "Have you stored the key? It cannot be shown again; if it is lost, revoke it and create "
+                           "a new one."):
                 return
             self._confirmed = True
         super().reject()

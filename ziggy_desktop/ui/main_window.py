@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QMainWindow, Q
 
 from .application import app_icon, icon
 from .bridge import Background, EventBridge
+from .common import queue_summary
 from .context import UiContext
 from .flow_page import FlowPage
 from .flows_page import FlowsPage
@@ -204,12 +205,7 @@ class MainWindow(QMainWindow):
         else:
             self.api_label.setText(f"○ API off: {self.context.api_error or 'not started'}")
             self.api_label.setToolTip(self.context.api_error or "")
-        queue = self.context.services.queue
-        if queue is None:
-            self.queue_label.setText("Queue stopped")
-            return
-        self.queue_label.setText(f"Queue: {queue.running_count()} running · {queue.depth()} queued · "
-                                 f"max {queue.max_jobs} at once")
+        self.queue_label.setText(f"Queue: {queue_summary(self.context.services.queue)}")
 
     # -- state and shutdown ----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from ..errors import ConfigError, ZiggyError
 from ..history import TERMINATION_STATUSES, HistoryFilter
 from ..keys import KeyInfo
 from .bridge import Background
+from .common import confirm, queue_summary
 from .context import UiContext
 from .key_dialogs import KeyNameDialog, NewKeyDialog
 from .keys_model import KEY_ROLE, NAME, KeysTableModel, display_prefix
@@ -355,13 +356,10 @@ class SecurityTab(QWidget):
         info = self.selected_key()
         if info is None or info.revoked or self._busy:
             return
-        answer = QMessageBox.question(
-            self, "Revoke execution key",
-            f"Revoke the key “{info.name}” ({display_prefix(info)})?\n\n"
-            f"Requests that use it get 401 Unauthorized at once. This cannot be undone; "
-            f"anything still using it needs a new key.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Yes:
+        if confirm(self, "Revoke execution key",
+                   f"Revoke the key “{info.name}” ({display_prefix(info)})?\n\n"
+                   f"Requests that use it get 401 Unauthorized at once. This cannot be undone; "
+                   f"anything still using it needs a new key."):
             self.revoke_key(info.id)
 
     def revoke_key(self, key_id: int) -> None:
@@ -464,12 +462,9 @@ class FlowsTab(_EnvForm):
         if count == 0:
             self.flush_notice.show_message(f"No finished runs were created before {day}; nothing to flush.")
             return
-        answer = QMessageBox.question(
-            self, "Flush history",
-            f"Delete {count} finished run{'s' if count != 1 else ''} created before {day}?\n\n"
-            f"Their payloads, results and console lines are deleted too. This cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirm(self, "Flush history",
+                       f"Delete {count} finished run{'s' if count != 1 else ''} created before {day}?\n\n"
+                       f"Their payloads, results and console lines are deleted too. This cannot be undone."):
             return
         self.flush_button.setEnabled(False)
         self.flush_notice.show_message("Flushing…")
@@ -556,12 +551,7 @@ class QueuesTab(_EnvForm):
         super().hideEvent(event)
 
     def refresh_live(self) -> None:
-        queue = self.context.services.queue
-        if queue is None:
-            self.live_label.setText("The queue is stopped.")
-            return
-        self.live_label.setText(f"{queue.running_count()} running · {queue.depth()} queued · "
-                                f"at most {queue.max_jobs} at once")
+        self.live_label.setText(queue_summary(self.context.services.queue))
 
     def save(self) -> bool:
         return self.save_env({"MAX_CONCURENT_JOBS": str(self.jobs_spin.value()),
