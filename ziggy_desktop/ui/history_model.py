@@ -6,8 +6,9 @@ import logging
 from collections import OrderedDict
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication
 
 from ..executions import ExecutionView
@@ -15,8 +16,6 @@ from ..history import HistoryFilter, HistoryRow, HistoryService
 
 log = logging.getLogger("ziggy.ui")
 
-_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
-                    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.FontRole})
 COLUMNS = ("Execution ID", "Flow", "Mode", "Trigger", "Status", "Created", "ms", "Key name")
 ID_COLUMN, FLOW_COLUMN, MODE_COLUMN, TRIGGER_COLUMN, STATUS_COLUMN, CREATED_COLUMN, MS_COLUMN, KEY_COLUMN = range(8)
 PAGE_SIZE = 200
@@ -31,6 +30,13 @@ _STATUS_TONES = {
     "RUNNING": ("#1864ab", "#5aa9f0"),
     "QUEUED": ("#6741d9", "#b197fc"),
 }
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_TOOL_TIP = Qt.ItemDataRole.ToolTipRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_FONT = Qt.ItemDataRole.FontRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 def status_of(view: ExecutionView) -> str:
@@ -60,22 +66,39 @@ def local_time(timestamp: float | None, with_ms: bool = False) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-class HistoryTableModel(QAbstractTableModel):
-    """rowCount is the filtered count; rows come from the database a page at a time, only when the
-    view asks for them, so opening 100,000 runs costs one count and one page."""
+class HistoryTableModel(QStandardItemModel):
+    """rowCount is the filtered count; rows come from the database a page at a time, so opening
+    100,000 runs costs one count and one page.
+
+    The view paints from QStandardItems, i.e. from C++, and no Qt virtual is overridden here: a
+    Python data()/index() was called for every painted cell, and each call had to win the GIL back
+    from the server and worker threads, which stalled the window for 100-200 ms during bursts of API
+    launches. A row's items are written when it comes into view (ensure_rows, driven by the page's
+    scroll bar) or is asked for (row_entry, view); until then it paints empty."""
 
     def __init__(self, history: HistoryService, parent=None, page_size: int = PAGE_SIZE,
                  max_cached_pages: int = MAX_CACHED_PAGES):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
         self._history = history
         self.page_size = page_size
         self._max_cached_pages = max_cached_pages
         self._filter = HistoryFilter()
         self._count = 0
         self._pages: OrderedDict[int, list[HistoryRow]] = OrderedDict()
+        self._written: set[int] = set()  # rows whose items hold their run (the rows that were in view)
         self.page_loads = 0  # pages read from the database since creation (tests and benchmarks watch it)
         self._bold = QFont()
         self._bold.setBold(True)
+        self._brushes: dict[bool, dict[str, QBrush]] = {}
+        # Items are cloned from this: read-only and childless like the rows of a plain table model.
+        prototype = QStandardItem()
+        prototype.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+                           | Qt.ItemFlag.ItemNeverHasChildren)
+        self.setItemPrototype(prototype)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        for column in range(len(COLUMNS)):
+            self.setHeaderData(column, Qt.Orientation.Horizontal, _RIGHT if column == MS_COLUMN else _LEFT,
+                               _ALIGNMENT)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -94,16 +117,41 @@ class HistoryTableModel(QAbstractTableModel):
     def load(self, history_filter: HistoryFilter, count: int, pages: dict[int, list[HistoryRow]]) -> None:
         """Reset to a count and pages read elsewhere (off the GUI thread); other pages load lazily."""
         self.beginResetModel()
-        self._filter = history_filter
-        self._count = count
-        self._pages.clear()
-        for index, rows in pages.items():
-            self._pages[index] = rows
+        # Views hear of this as one reset: the row signals in between would each be handled.
+        blocked = self.blockSignals(True)
+        try:
+            self._filter = history_filter
+            self._count = count
+            self._pages.clear()
+            self._written.clear()
+            self.setRowCount(0)  # drops every item written so far
+            self.setRowCount(count)  # empty rows: each is written when it comes into view
+            for index, rows in pages.items():
+                self._pages[index] = rows
+            while len(self._pages) > self._max_cached_pages:
+                self._pages.popitem(last=False)
+        finally:
+            self.blockSignals(blocked)
         self.page_loads += len(pages)
         self.endResetModel()
 
     def cached_pages(self) -> list[int]:
         return list(self._pages)
+
+    def ensure_rows(self, first: int, last: int) -> None:
+        """Write rows first..last (the rows in view) into the items the view paints, reading their
+        pages if needed. Only these rows: in a burst every live refresh starts over, and writing the
+        200 rows of a page each time kept the GUI thread long enough to lose the GIL midway."""
+        first, last = max(0, first), min(last, self._count - 1)
+        if first > last:
+            return
+        for index in range(first // self.page_size, last // self.page_size + 1):
+            start = index * self.page_size
+            pending = [row for row in range(max(first, start), min(last + 1, start + self.page_size))
+                       if row not in self._written]
+            if pending:
+                rows = self._page(index)
+                self._write([(row, rows[row - start].view) for row in pending if row - start < len(rows)])
 
     def _page(self, index: int) -> list[HistoryRow]:
         rows = self._pages.get(index)
@@ -118,8 +166,63 @@ class HistoryTableModel(QAbstractTableModel):
         self.page_loads += 1
         self._pages[index] = rows
         while len(self._pages) > self._max_cached_pages:
-            self._pages.popitem(last=False)
+            self._forget(*self._pages.popitem(last=False))
         return rows
+
+    def _forget(self, index: int, rows: list[HistoryRow]) -> None:
+        """Drop the items of a page dropped from the cache: scrolling through 100,000 runs must not
+        leave 800,000 items behind."""
+        first = index * self.page_size
+        written = [row for row in range(first, first + len(rows)) if row in self._written]
+        if not written:
+            return
+        blocked = self.blockSignals(True)  # one dataChanged for the page below, not one per cell
+        try:
+            for row in written:
+                self._written.discard(row)
+                for column in range(len(COLUMNS)):
+                    item = self.takeItem(row, column)
+                    if item is not None:
+                        shiboken6.delete(item)  # a taken item belongs to nobody: free it here
+        finally:
+            self.blockSignals(blocked)
+        self.dataChanged.emit(self.index(written[0], 0), self.index(written[-1], len(COLUMNS) - 1), [])
+
+    def _write(self, runs: list[tuple[int, ExecutionView]]) -> None:
+        """Write runs into the items of their rows: what the view paints, without calling Python."""
+        if not runs:
+            return
+        dark = palette_is_dark()
+        brushes = self._brushes.get(dark)
+        if brushes is None:  # tones are picked per palette; a palette change reloads the page
+            brushes = self._brushes[dark] = {status: QBrush(QColor(tones[dark]))
+                                             for status, tones in _STATUS_TONES.items()}
+        bold = self._bold
+        cell, write = self.index, self.setItemData
+        blocked = self.blockSignals(True)  # one dataChanged below, not one per cell
+        try:
+            for row, view in runs:
+                status = status_of(view)
+                # Tool tips carry what does not fit: the whole id, and why a run did not succeed.
+                write(cell(row, ID_COLUMN), {_DISPLAY: view.execution_id, _TOOL_TIP: view.execution_id})
+                write(cell(row, FLOW_COLUMN), {_DISPLAY: view.flow_name,
+                                               _TOOL_TIP: f"{view.flow_name}\n{view.flow_uuid}"})
+                write(cell(row, MODE_COLUMN), {_DISPLAY: view.mode})
+                write(cell(row, TRIGGER_COLUMN), {_DISPLAY: view.trigger})
+                status_roles = {_DISPLAY: status, _FONT: bold}
+                if status in brushes:
+                    status_roles[_FOREGROUND] = brushes[status]
+                if view.reason:
+                    status_roles[_TOOL_TIP] = view.reason
+                write(cell(row, STATUS_COLUMN), status_roles)
+                write(cell(row, CREATED_COLUMN), {_DISPLAY: local_time(view.created_at)})
+                write(cell(row, MS_COLUMN), {_DISPLAY: "" if view.ms is None else f"{view.ms:,}",
+                                             _ALIGNMENT: _RIGHT})
+                write(cell(row, KEY_COLUMN), {_DISPLAY: view.key_name or ""})
+                self._written.add(row)
+        finally:
+            self.blockSignals(blocked)
+        self.dataChanged.emit(self.index(runs[0][0], 0), self.index(runs[-1][0], len(COLUMNS) - 1), [])
 
     def row_entry(self, row: int) -> HistoryRow | None:
         if not 0 <= row < self._count:
@@ -127,7 +230,10 @@ class HistoryTableModel(QAbstractTableModel):
         rows = self._page(row // self.page_size)
         offset = row % self.page_size
         # A page can come back short when runs were flushed since the count; the next reset fixes it.
-        return rows[offset] if offset < len(rows) else None
+        entry = rows[offset] if offset < len(rows) else None
+        if entry is not None and row not in self._written:
+            self._write([(row, entry.view)])  # what the row says and what the table shows stay one
+        return entry
 
     def view(self, row: int) -> ExecutionView | None:
         """The run shown on a row (read from its page if needed), or None past the end."""
@@ -141,97 +247,3 @@ class HistoryTableModel(QAbstractTableModel):
                 if entry.view.execution_id == execution_id:
                     return index * self.page_size + offset
         return None
-
-    # -- Qt model --------------------------------------------------------------------------------
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else self._count
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if section == MS_COLUMN else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    # flags() is left to QAbstractTableModel (enabled, selectable, no children): a Python override
-    # would cost one more GIL hand-over per painted cell.
-
-    def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:
-        """One Python call per cell instead of the base class's rowCount() and columnCount()."""
-        if parent.isValid() or not (0 <= row < self._count and 0 <= column < len(COLUMNS)):
-            return QModelIndex()
-        return self.createIndex(row, column)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or index.parent().isValid() or role not in _ROLES:
-            return None
-        view = self.view(index.row())
-        return self._value(view, index.column(), None if view is None else status_of(view), role)
-
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802,N803
-        """Every role of a cell in one call. The delegate asks for ~7 roles per cell; answering them
-        one data() call at a time means thousands of GIL hand-overs per repaint, which stalled the
-        window during bursts of API launches."""
-        if not index.isValid() or index.parent().isValid():
-            for role_data in roleDataSpan:
-                role_data.clearData()
-            return
-        view = self.view(index.row())
-        status = None if view is None else status_of(view)
-        column = index.column()
-        for role_data in roleDataSpan:
-            role = role_data.role()
-            role_data.setData(self._value(view, column, status, role) if role in _ROLES else None)
-
-    def _value(self, view: ExecutionView | None, column: int, status: str | None, role: int):
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column == MS_COLUMN:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        if view is None:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(view, column, status)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column == STATUS_COLUMN:
-                color = status_color(status)
-                return None if color is None else QBrush(color)
-            return None
-        if role == Qt.ItemDataRole.FontRole:
-            return self._bold if column == STATUS_COLUMN else None
-        # Tool tips carry what does not fit: the whole id, and why a run did not succeed.
-        if column == ID_COLUMN:
-            return view.execution_id
-        if column == STATUS_COLUMN and view.reason:
-            return view.reason
-        if column == FLOW_COLUMN:
-            return f"{view.flow_name}\n{view.flow_uuid}"
-        return None
-
-    @staticmethod
-    def _display(view: ExecutionView, column: int, status: str) -> str:
-        if column == ID_COLUMN:
-            return view.execution_id
-        if column == FLOW_COLUMN:
-            return view.flow_name
-        if column == MODE_COLUMN:
-            return view.mode
-        if column == TRIGGER_COLUMN:
-            return view.trigger
-        if column == STATUS_COLUMN:
-            return status
-        if column == CREATED_COLUMN:
-            return local_time(view.created_at)
-        if column == MS_COLUMN:
-            return "" if view.ms is None else f"{view.ms:,}"
-        if column == KEY_COLUMN:
-            return view.key_name or ""
-        return ""

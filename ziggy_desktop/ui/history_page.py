@@ -12,7 +12,7 @@ from PySide6.QtCore import QDateTime, QEvent, QItemSelectionModel, QPoint, Qt, Q
 from PySide6.QtGui import QAction, QFontDatabase, QFontMetrics, QGuiApplication, QKeySequence, QPalette, QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateTimeEdit, QGridLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
-                               QSizePolicy, QSplitter, QStackedWidget, QStyledItemDelegate, QTableView,
+                               QSizePolicy, QSplitter, QStackedWidget, QTableView,
                                QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ..errors import NotFoundError, ZiggyError
@@ -72,14 +72,6 @@ class _Reloaded:
     target_row: int | None
     summary: HistorySummary
     sequence: int
-
-
-class _MiddleElideDelegate(QStyledItemDelegate):
-    """Execution ids differ at both ends (prefixes, UUID tails): keep both ends visible."""
-
-    def initStyleOption(self, option, index) -> None:  # noqa: N802 - Qt override
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 def _badge_style(status: str, palette) -> str:
@@ -512,7 +504,11 @@ class HistoryPage(QWidget):
         table.setWordWrap(False)
         table.setSortingEnabled(False)  # always newest first: paging is by position
         table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)  # scroll value == top row
-        table.setItemDelegateForColumn(ID_COLUMN, _MiddleElideDelegate(table))
+        # Execution ids differ at both ends (prefixes, UUID tails): keep both ends visible. Set on the
+        # view, not in a Python delegate, which Qt would call for every painted id.
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # The model's rows are QStandardItems, editable by default; this table only shows runs.
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._table_menu)
         metrics = table.fontMetrics()
@@ -535,6 +531,11 @@ class HistoryPage(QWidget):
         for column, width in widths.items():
             table.setColumnWidth(column, width + 14)
         table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        # The view paints only rows already written into the model: read the pages in view as they
+        # come into view (scrolling, resizing, a new count), never from inside a paint.
+        table.verticalScrollBar().valueChanged.connect(self._load_visible)
+        table.verticalScrollBar().rangeChanged.connect(self._load_visible)
+        self.model.modelReset.connect(lambda: None if self._applying else self._load_visible())
         copy_action = QAction("Copy execution ID", table)
         copy_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
         copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -768,6 +769,7 @@ class HistoryPage(QWidget):
         else:
             scroll.setValue(old_scroll + max(0, result.count - old_count))
         self._scroll_to_top = False
+        self._load_visible()  # once the scroll value is final; it may not have moved, so no signal
         if self._select_after_reload is not None and (
                 target_row is not None or result.sequence >= self._select_after_sequence):
             self._select_after_reload = None  # found, or hidden by the filters: stop looking
@@ -780,6 +782,14 @@ class HistoryPage(QWidget):
         self._show_summary(result.summary)
         self._update_empty_state(result.count)
         self._update_actions()
+
+    def _load_visible(self, *_args: Any) -> None:
+        table = self.table
+        # ScrollPerItem: the value is the top row, but at the bottom a part of the row above it
+        # shows too; a row of margin each side covers both ends.
+        top = table.verticalScrollBar().value()
+        shown = table.viewport().height() // max(1, table.verticalHeader().defaultSectionSize())
+        self.model.ensure_rows(top - 1, top + shown + 1)
 
     def _show_summary(self, summary: HistorySummary) -> None:
         runs = "run" if summary.total == 1 else "runs"
