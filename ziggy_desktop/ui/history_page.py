@@ -20,6 +20,7 @@ from ..events import ExecutionEvent
 from ..executions import ExecutionDetail, ExecutionView
 from ..history import TERMINATION_STATUSES, HistoryFilter, HistoryRow, HistorySummary
 from .bridge import Background, EventBridge
+from .common import confirm
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
                             STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, local_time, status_color, status_of)
@@ -986,12 +987,8 @@ class HistoryPage(QWidget):
             QMessageBox.information(self, "Flush history", f"There are no finished runs {scope}.")
             return
         runs = "run" if count == 1 else "runs"
-        answer = QMessageBox.question(
-            self, "Flush history",
-            f"Delete {count:,} finished {runs} {scope}?\n\nQueued and running runs are kept. "
-            f"This cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirm(self, "Flush history", f"Delete {count:,} finished {runs} {scope}?\n\nQueued and running "
+                       f"runs are kept. This cannot be undone."):
             return
         self.flush_button.setEnabled(False)
 
