@@ -22,6 +22,7 @@ from ziggy_desktop.app import start_runtime  # noqa: E402
 from ziggy_desktop.bundled import sample_flow_text  # noqa: E402
 from ziggy_desktop.config import load_settings  # noqa: E402
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint  # noqa: E402
+from ziggy_desktop.history import HistoryFilter  # noqa: E402
 from ziggy_desktop.ui.application import create_application  # noqa: E402
 from ziggy_desktop.ui.context import UiContext  # noqa: E402
 
@@ -127,9 +128,6 @@ def main() -> int:
         window.resize(1280, 800)
         window.show()
         window.show_page("flows")
-        page = window.flows_page
-        if hasattr(page, "select_flow"):
-            page.select_flow(uuids["contacts"])
         save(window, out_dir, "flows", app)
 
         window.open_flow(uuids["hello"])
@@ -144,8 +142,11 @@ def main() -> int:
 
         window.show_page("history")
         history = window.history_page
-        if hasattr(history, "select_first_with_status"):
-            history.select_first_with_status("FATAL")
+        fatal = services.history.page(HistoryFilter(statuses=frozenset({"FATAL"})), 0, 1)[0].view.execution_id
+        wait_until(app, lambda: not history.busy)
+        history.select_execution(fatal)
+        wait_until(app, lambda: history.detail_pane.view is not None
+                   and history.detail_pane.view.execution_id == fatal)
         save(window, out_dir, "history", app)
 
         window.show_page("queues")
