@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from . import keys
-from .db import DatabaseWriter, WriteBatch
+from .db import CompiledStatement, DatabaseWriter, WriteBatch
 from .errors import ConflictError, NotFoundError, QueueFullError, ValidationError
 from .models import Execution, Flow
 from .system_queue import FINISHED, QUEUED, QueueItem, SystemQueue
@@ -123,7 +123,9 @@ VIEW_COLUMNS = [_executions.c[name] for name in (
 _FLOW_FOR_LAUNCH = select(_flows.c.name, _flows.c.version).where(_flows.c.uuid == bindparam("b_uuid"))
 _EXISTING_EXECUTION = select(*VIEW_COLUMNS, _executions.c.input_hash).where(
     _executions.c.execution_id == bindparam("b_id"))
-_INSERT_EXECUTION = _executions.insert()
+_LAUNCH_COLUMNS = ("execution_id", "flow_uuid", "flow_name", "mode", "trigger", "key_name", "state", "created_at",
+                   "use_test_data", "input_json", "input_hash")
+_INSERT_EXECUTION = _executions.insert().values({name: bindparam(f"b_{name}") for name in _LAUNCH_COLUMNS})
 INLINE_INPUT_BYTES = 64 * 1024
 
 
@@ -143,6 +145,9 @@ class ExecutionService:
         self._writer = writer
         self.queue = queue  # None in a command-line process while a server owns the queue
         self._max_backlog = max_backlog
+        # Every launch inserts a row: on SQLite it goes straight to the driver (lastrowid is the seq).
+        self._raw_insert = (CompiledStatement(_INSERT_EXECUTION, engine.dialect)
+                            if engine.dialect.name == "sqlite" else None)
 
     # -- launching -------------------------------------------------------------------------------
 
@@ -185,11 +190,15 @@ class ExecutionService:
         else:
             self._check_capacity_from_database(conn, batch)
         now = time.time()
-        seq = conn.execute(_INSERT_EXECUTION, {
-            "execution_id": execution_id, "flow_uuid": flow_uuid, "flow_name": flow.name, "mode": request.mode,
-            "trigger": request.trigger, "key_name": key_name, "state": QUEUED, "created_at": now,
-            "use_test_data": request.use_test_data, "input_json": request.body_json, "input_hash": request.body_hash,
-        }).inserted_primary_key[0]
+        row = {"b_execution_id": execution_id, "b_flow_uuid": flow_uuid, "b_flow_name": flow.name,
+               "b_mode": request.mode, "b_trigger": request.trigger, "b_key_name": key_name, "b_state": QUEUED,
+               "b_created_at": now, "b_use_test_data": request.use_test_data, "b_input_json": request.body_json,
+               "b_input_hash": request.body_hash}
+        if self._raw_insert is not None:
+            self._raw_insert.execute(batch.cursor, row)
+            seq = batch.cursor.lastrowid
+        else:
+            seq = conn.execute(_INSERT_EXECUTION, row).inserted_primary_key[0]
         if self.queue is not None:
             # Small inputs travel with the queue item, so starting the run needs no database read.
             inline = request.body_json is None or len(request.body_json) <= INLINE_INPUT_BYTES

@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from .db import DatabaseWriter, WriteBatch
+from .db import CompiledStatement, DatabaseWriter, WriteBatch
 from .engine import RunContext, RunOutcome, run_flow
 from .engine.runner import FATAL, KILLED, dumps
 from .errors import QueueFullError, ShuttingDownError, ZiggyError
@@ -79,6 +79,8 @@ class SystemQueue:
         self._workers: list[threading.Thread] = []
         self._poller: threading.Thread | None = None
         self._stop_polling = threading.Event()
+        self._mark_running = CompiledStatement(_MARK_RUNNING, engine.dialect)
+        self._mark_finished = CompiledStatement(_MARK_FINISHED, engine.dialect)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -298,21 +300,20 @@ class SystemQueue:
         event = ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING, trigger=item.trigger,
                                mode=item.mode)
 
-        def op(conn: Connection, batch: WriteBatch) -> None:
-            conn.execute(_MARK_RUNNING, {"b_id": item.execution_id, "b_started": started_at})
+        def op(_conn: Connection, batch: WriteBatch) -> None:
+            self._mark_running.execute(batch.cursor, {"b_id": item.execution_id, "b_started": started_at})
             # Announced once committed, so a listener that reads the row sees RUNNING.
             batch.after_commit(partial(self._events.emit, event))
         return op
 
-    @staticmethod
-    def _finish_op(item: QueueItem, status: str, reason: str | None, failed_block: str | None, result,
+    def _finish_op(self, item: QueueItem, status: str, reason: str | None, failed_block: str | None, result,
                    *, ms: int, steps: list, console: list) -> Callable[[Connection, WriteBatch], None]:
         values = {"b_id": item.execution_id, "b_status": status, "b_reason": reason, "b_block": failed_block,
                   "b_finished": time.time(), "b_ms": ms, "b_result": None if result is None else dumps(result),
                   "b_steps": dumps(steps), "b_console": dumps(console)}
 
-        def op(conn: Connection, _batch: WriteBatch) -> None:
-            conn.execute(_MARK_FINISHED, values)
+        def op(_conn: Connection, batch: WriteBatch) -> None:
+            self._mark_finished.execute(batch.cursor, values)
         return op
 
 
