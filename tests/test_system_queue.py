@@ -150,3 +150,21 @@ def test_rerun_uses_same_payload_and_mode_with_new_id(owner):
                       [e.execution_id for e in events if e.state == "FINISHED"])
     assert services.executions.detail(again.view.execution_id).result == {"x": 1}
     assert first.created
+
+
+def test_a_cli_run_queued_just_before_a_local_launch_still_runs(owner, settings):
+    services = owner()
+    flow = services.flows.save(make_flow())[0]
+    recorder = Recorder(services.events)
+    services.queue.start(poll_interval=0.2)
+    cli = open_services(settings, run_flows=None)  # a command line beside the running owner
+    try:
+        assert cli.queue is None
+        from_cli = cli.executions.launch(request(flow.uuid, trigger="CLI")).view.execution_id
+        local = services.executions.launch(request(flow.uuid)).view.execution_id  # a later seq, enqueued at once
+        recorder.wait_for(lambda events: {from_cli, local} <= set(e.execution_id for e in events
+                                                                  if e.state == "FINISHED"))
+    finally:
+        cli.close()
+    assert services.executions.get(from_cli).termination_status == "SUCCESS"
+    assert recorder.ids("RUNNING").count(from_cli) == 1

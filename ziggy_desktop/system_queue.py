@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .db import CompiledStatement, DatabaseWriter, WriteBatch
@@ -74,7 +74,8 @@ class SystemQueue:
         self._cond = threading.Condition()
         self._queued: OrderedDict[str, QueueItem] = OrderedDict()
         self._running: dict[str, _Running] = {}
-        self._max_seq_seen = 0
+        # Rows the command line queued after this seq are picked up by the poller (see _poll).
+        self._poll_watermark = 0
         self._accepting = True
         self._workers: list[threading.Thread] = []
         self._poller: threading.Thread | None = None
@@ -110,10 +111,9 @@ class SystemQueue:
         if interrupted:
             log.warning("%d run(s) were interrupted by the last shutdown and are now KILLED", interrupted)
         with self._engine.connect() as conn:
-            rows = conn.execute(select(_executions.c.execution_id, _executions.c.seq, _executions.c.flow_uuid,
-                                       _executions.c.flow_name, _executions.c.mode, _executions.c.trigger,
-                                       _executions.c.created_at)
-                                .where(_executions.c.state == QUEUED).order_by(_executions.c.seq)).all()
+            # One snapshot: the queued rows, and the last seq they were taken from.
+            rows = conn.execute(_QUEUED_ROWS.order_by(_executions.c.seq)).all()
+            self._poll_watermark = conn.execute(select(func.coalesce(func.max(_executions.c.seq), 0))).scalar_one()
         for row in rows:
             self.enqueue(_item_from_row(row))
         if rows:
@@ -161,31 +161,32 @@ class SystemQueue:
         return max(1, min(60, self.depth() // max(1, self.max_jobs * 10)))
 
     def enqueue(self, item: QueueItem) -> None:
-        """Add a committed QUEUED run; a run already seen (by seq) is ignored."""
+        """Add a committed QUEUED run; one already waiting or running here is ignored."""
         with self._cond:
-            if item.seq <= self._max_seq_seen:
+            if item.execution_id in self._queued or item.execution_id in self._running:
                 return
-            self._max_seq_seen = item.seq
             self._queued[item.execution_id] = item
             self._cond.notify()
         self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, QUEUED,
                                          trigger=item.trigger, mode=item.mode))
 
     def _poll(self, interval: float) -> None:
-        """Pick up runs queued by other processes (the command line) on the same database."""
+        """Pick up runs the command line queued on the same database while this process owns it.
+
+        Only CLI rows: every other launch is enqueued by this process itself. SQLite commits writers
+        one at a time, so CLI rows become visible in seq order and a watermark never skips one.
+        """
         while not self._stop_polling.wait(interval):
             try:
                 with self._engine.connect() as conn:
-                    rows = conn.execute(
-                        select(_executions.c.execution_id, _executions.c.seq, _executions.c.flow_uuid,
-                               _executions.c.flow_name, _executions.c.mode, _executions.c.trigger,
-                               _executions.c.created_at)
-                        .where(_executions.c.state == QUEUED, _executions.c.seq > self._max_seq_seen)
-                        .order_by(_executions.c.seq)).all()
+                    rows = conn.execute(_QUEUED_ROWS.where(_executions.c.trigger == "CLI",
+                                                           _executions.c.seq > self._poll_watermark)
+                                        .order_by(_executions.c.seq)).all()
             except Exception:  # noqa: BLE001 - a busy database now is fine next time
                 log.debug("queue poll failed", exc_info=True)
                 continue
             for row in rows:
+                self._poll_watermark = row.seq
                 self.enqueue(_item_from_row(row))
 
     # -- views -----------------------------------------------------------------------------------
@@ -225,7 +226,14 @@ class SystemQueue:
             item = self._queued.pop(execution_id, None)
         if item is None:
             return False
-        self._writer.run(self._finish_op(item, KILLED, reason, None, None, ms=0, steps=[], console=[]))
+        try:
+            self._writer.run(self._finish_op(item, KILLED, reason, None, None, ms=0, steps=[], console=[]))
+        except BaseException:
+            with self._cond:  # not recorded: it is still queued, at the head where it was
+                self._queued[execution_id] = item
+                self._queued.move_to_end(execution_id, last=False)
+                self._cond.notify()
+            raise
         self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, FINISHED, KILLED,
                                          trigger=item.trigger, mode=item.mode))
         return True
@@ -288,13 +296,30 @@ class SystemQueue:
             outcome = RunOutcome(FATAL, reason=f"internal error: {type(exc).__name__}: {exc}")
         ms = int((time.perf_counter() - clock) * 1000)
         # Wait for the commit: the status API must never report a finished run that is not on disk.
-        self._writer.run(self._finish_op(item, outcome.status, outcome.reason, outcome.failed_block, outcome.result,
-                                         ms=ms, steps=outcome.steps, console=ctx.console))
+        self._write_until_committed(self._finish_op(item, outcome.status, outcome.reason, outcome.failed_block,
+                                                    outcome.result, ms=ms, steps=outcome.steps, console=ctx.console))
         if outcome.status != "SUCCESS":
-            log.info("run %s of flow %s ended %s: %s", item.execution_id, item.flow_uuid, outcome.status,
-                     outcome.reason)
+            # The reason may quote the data (a block's error message): only at debug level.
+            log.info("run %s of flow %s ended %s in block %s", item.execution_id, item.flow_uuid, outcome.status,
+                     outcome.failed_block)
+            log.debug("run %s: %s", item.execution_id, outcome.reason)
         self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, FINISHED,
                                          outcome.status, trigger=item.trigger, mode=item.mode))
+
+    def _write_until_committed(self, op: Callable[[Connection, WriteBatch], None], attempts: int = 8) -> None:
+        """A finished run must not stay RUNNING because the database was busy once: retry with
+        backoff; if it never commits, the next start records the run as interrupted."""
+        for attempt in range(attempts):
+            try:
+                self._writer.run(op)
+                return
+            except ZiggyError:
+                raise  # the writer has stopped: nothing to wait for
+            except Exception:  # noqa: BLE001 - a busy or failing database; try again
+                if attempt == attempts - 1:
+                    raise
+                log.warning("recording a finished run failed; retrying", exc_info=True)
+                time.sleep(min(5.0, 0.25 * 2 ** attempt))
 
     def _start_op(self, item: QueueItem, started_at: float) -> Callable[[Connection, WriteBatch], None]:
         event = ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING, trigger=item.trigger,
@@ -318,6 +343,9 @@ class SystemQueue:
 
 
 # Built once: each run executes these, and building a statement costs more than running it.
+_QUEUED_ROWS = select(_executions.c.execution_id, _executions.c.seq, _executions.c.flow_uuid,
+                      _executions.c.flow_name, _executions.c.mode, _executions.c.trigger,
+                      _executions.c.created_at).where(_executions.c.state == QUEUED)
 _RUN_INPUT = select(_executions.c.input_json, _executions.c.use_test_data).where(
     _executions.c.execution_id == bindparam("b_id"))
 _MARK_RUNNING = (update(_executions)
