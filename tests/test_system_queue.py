@@ -168,3 +168,16 @@ def test_a_cli_run_queued_just_before_a_local_launch_still_runs(owner, settings)
         cli.close()
     assert services.executions.get(from_cli).termination_status == "SUCCESS"
     assert recorder.ids("RUNNING").count(from_cli) == 1
+
+
+def test_killing_a_run_queued_by_the_cli_before_the_owner_saw_it(owner, settings):
+    services = owner()
+    flow = services.flows.save(make_flow())[0]
+    services.queue.start(poll_interval=60)  # the poller will not see it during the test
+    cli = open_services(settings, run_flows=None)
+    try:
+        queued = cli.executions.launch(request(flow.uuid, trigger="CLI")).view.execution_id
+    finally:
+        cli.close()
+    killed = services.executions.kill(queued, allow_running=False)
+    assert (killed.state, killed.termination_status) == ("FINISHED", "KILLED")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,17 @@ from dotenv import dotenv_values, set_key
 from .errors import ConfigError
 
 APP_NAME = "ZiggyDesktop"
-LOOPBACK_HOST_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback_name(host: str) -> bool:
+    """localhost, *.localhost and loopback addresses (127.0.0.0/8, ::1), with or without [ ]."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from . import keys
@@ -127,6 +127,10 @@ _LAUNCH_COLUMNS = ("execution_id", "flow_uuid", "flow_name", "mode", "trigger", 
                    "use_test_data", "input_json", "input_hash")
 _INSERT_EXECUTION = _executions.insert().values({name: bindparam(f"b_{name}") for name in _LAUNCH_COLUMNS})
 INLINE_INPUT_BYTES = 64 * 1024
+_KILL_QUEUED_ROW = (update(_executions)
+                    .where(_executions.c.execution_id == bindparam("b_id"), _executions.c.state == QUEUED)
+                    .values(state=FINISHED, termination_status="KILLED", reason="removed from the system queue",
+                            finished_at=bindparam("b_now"), ms=0))
 
 
 def view_from_row(row) -> ExecutionView:
@@ -274,8 +278,12 @@ class ExecutionService:
 
     # -- killing ---------------------------------------------------------------------------------
 
-    def kill(self, execution_id: str, *, allow_running: bool, allow_queued: bool = True) -> ExecutionView:
-        """Kill a queued (and, when allowed, running) run; raise with what to do otherwise."""
+    def kill(self, execution_id: str, *, allow_running: bool, wait_seconds: float = 10.0) -> ExecutionView:
+        """Kill a queued (and, when allowed, running) run; raise with what to do otherwise.
+
+        A running run is asked to stop and given `wait_seconds` to end; the returned view says
+        whether it has.
+        """
         view = self.get(execution_id)
         if view.finished:
             raise ConflictError(f"Execution {execution_id!r} already finished ({view.termination_status}).",
@@ -283,10 +291,16 @@ class ExecutionService:
         if self.queue is None:
             raise ConflictError("This process does not run flows; kill the run in the app or server that runs it.",
                                 code="NOT_OWNER")
-        if allow_queued and self.queue.kill_queued(execution_id):
+        if self.queue.kill_queued(execution_id):
             return self.get(execution_id)
+        if self.queue.position(execution_id) is None and view.state == QUEUED:
+            # Queued in the database but not (yet) in this queue's memory, e.g. just queued by the CLI.
+            killed = self._writer.run(lambda conn, _batch: conn.execute(
+                _KILL_QUEUED_ROW, {"b_id": execution_id, "b_now": time.time()}).rowcount)
+            if killed:
+                return self.get(execution_id)
         if not allow_running:
             raise ConflictError(f"Execution {execution_id!r} is running, not queued; stop it with "
                                 f"DELETE /api/ziggy/kill-flow/{execution_id}.", code="NOT_QUEUED")
-        self.queue.kill_running(execution_id)
+        self.queue.kill_running(execution_id, wait_seconds=wait_seconds)
         return self.get(execution_id)

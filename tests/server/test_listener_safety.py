@@ -190,3 +190,34 @@ def test_logs_hold_neither_the_key_nor_the_body(start_server, caplog):
         assert key[:20] not in text, (record.name, text)
         assert secret not in text, (record.name, text)
     assert key not in caplog.text and secret not in caplog.text
+
+
+def test_an_internal_error_logs_no_key(start_server, caplog, monkeypatch):
+    caplog.set_level(logging.INFO)
+    runtime = start_server()
+    _, key = runtime.services.keys.create("logged?")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runtime.services.queue, "snapshot", broken)
+    response = ApiClient(runtime.url).request("GET", "/api/ziggy/system-queue-list", key=key, key_in="query")
+    assert_error(response, 500, "INTERNAL_ERROR")
+    assert "boom" not in response.body.decode()
+    assert any("internal error" in record.getMessage() for record in caplog.records)
+    assert key not in caplog.text
+
+
+def test_a_key_with_bad_encoding_is_not_echoed(start_server):
+    runtime = start_server()
+    _, key = runtime.services.keys.create("echo?")
+    response = ApiClient(runtime.url).request("GET", f"/api/ziggy/system-queue-size?execution-key={key}%FF", key=None)
+    assert_error(response, 400, "INVALID_ENCODING")
+    assert key[4:20] not in response.body.decode()
+
+
+def test_a_limit_in_other_digits_is_a_400(start_server):
+    runtime = start_server()
+    _, key = runtime.services.keys.create("digits")
+    response = ApiClient(runtime.url, key).request("GET", "/api/ziggy/system-queue-list?limit=%C2%B2")
+    assert_error(response, 400, "INVALID_LIMIT")

@@ -18,7 +18,8 @@ from ziggy_desktop.models import Execution
 from ziggy_desktop.ui.bridge import Background
 from ziggy_desktop.ui.key_dialogs import STORE_WARNING, KeyNameDialog, NewKeyDialog
 from ziggy_desktop.ui.keys_model import KEY_ROLE, LAST_USED, NAME, PREFIX, STATUS
-from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog, SecurityTab, is_loopback_host
+from ziggy_desktop.config import is_loopback_name
+from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog, SecurityTab
 
 from ..helpers import ApiClient, make_flow
 
@@ -272,8 +273,8 @@ def test_server_tab_warns_when_the_host_is_not_loopback(dialog):
     assert tab.host_warning.isVisible() and "network" in tab.host_warning.text()
     tab.host_edit.setText("127.0.0.1")
     assert not tab.host_warning.isVisible()
-    assert is_loopback_host("localhost") and is_loopback_host("::1") and is_loopback_host("127.0.0.5")
-    assert not is_loopback_host("192.168.1.10") and not is_loopback_host("example.com")
+    assert is_loopback_name("localhost") and is_loopback_name("::1") and is_loopback_name("127.0.0.5")
+    assert not is_loopback_name("192.168.1.10") and not is_loopback_name("example.com")
 
 
 def test_flows_and_queues_tabs_save_to_the_env_file(dialog, ui_context):

@@ -9,11 +9,13 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy.exc import OperationalError
 from tornado.web import HTTPError, RequestHandler
 
-from ..config import LOOPBACK_HOST_NAMES, Settings
-from ..errors import ZiggyError
+from ..config import Settings, is_loopback_name
+from ..errors import ValidationError, ZiggyError
 from ..executions import ExecutionService
 from ..flows import FlowService
 from ..system_queue import SystemQueue
@@ -50,8 +52,13 @@ def is_allowed_host(host_header: str | None, settings: Settings) -> bool:
     if "*" in settings.allowed_hosts:
         return True
     name = host_name(host_header or "")
-    return (name in LOOPBACK_HOST_NAMES or name.endswith(".localhost") or name in settings.allowed_hosts
-            or name == settings.host.lower())
+    # The bound address is allowed too, unless it is the wildcard (browsers can address 0.0.0.0).
+    bound = settings.host.lower() not in ("0.0.0.0", "::", "") and name == settings.host.lower()
+    return is_loopback_name(name) or name in settings.allowed_hosts or bound
+
+
+def _is_database_busy(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError) and "locked" in str(exc).lower()
 
 
 class BaseHandler(RequestHandler):
@@ -99,6 +106,10 @@ class BaseHandler(RequestHandler):
             retry_after = getattr(exc, "retry_after_seconds", None)
             if retry_after:
                 self.set_header("Retry-After", str(retry_after))
+        elif _is_database_busy(exc):
+            status_code, code = 503, "DATABASE_BUSY"
+            message = "The database is busy (a large flush or import may be running); retry in a few seconds."
+            self.set_header("Retry-After", "5")
         elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
             code, message = _HTTP_CODES.get(status_code, "HTTP_ERROR"), exc.log_message % exc.args
         elif status_code == 405:
@@ -116,9 +127,19 @@ class BaseHandler(RequestHandler):
         self.finish(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
 
     def log_exception(self, typ, value, tb) -> None:  # noqa: ANN001 - Tornado's signature
-        if isinstance(value, (ZiggyError, HTTPError)):
-            return  # the user's mistake, answered in the body; the access log has the status
-        super().log_exception(typ, value, tb)
+        if isinstance(value, (ZiggyError, HTTPError)) or _is_database_busy(value):
+            return  # the user's mistake or a busy database, answered in the body
+        # Not Tornado's own logging: it writes the full URI, execution key included.
+        log.error("internal error on %s %s", self.request.method, redacted_uri(self.request.uri or ""),
+                  exc_info=(typ, value, tb))
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Tornado's version quotes the bytes in its error, which could echo an execution key."""
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"The {name or 'request'} parameter is not valid UTF-8 text.",
+                                  code="INVALID_ENCODING") from None
 
 
 class NotFoundHandler(BaseHandler):
@@ -131,9 +152,7 @@ class NotFoundHandler(BaseHandler):
 
 
 def redacted_uri(uri: str) -> str:
-    """The request URI with any execution key in the query replaced, for debug logs."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
+    """The request URI with any execution key in the query replaced, for logs."""
     parts = urlsplit(uri)
     if not parts.query:
         return uri

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +18,7 @@ from .base import BaseHandler, NotFoundHandler, ServerContext
 from .openapi import openapi_document
 
 LARGE_BODY_BYTES = 256 * 1024  # bodies above this are parsed off the loop
+KILL_WAIT_SECONDS = 10.0
 
 
 def _view_json(view: ExecutionView) -> dict[str, Any]:
@@ -185,7 +188,7 @@ class QueueListHandler(AuthenticatedHandler):
     async def get(self) -> None:
         await self.authenticate()
         limit_text = self.get_query_argument("limit", "100")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 10000:
+        if not re.fullmatch(r"[0-9]{1,5}", limit_text) or not 1 <= int(limit_text) <= 10000:
             raise ValidationError("limit must be a whole number from 1 to 10000.", code="INVALID_LIMIT")
         running, queued, total = self.ctx.queue.snapshot(int(limit_text))
 
@@ -214,7 +217,12 @@ class KillHandler(AuthenticatedHandler):
     async def delete(self, execution_id: str) -> None:
         await self.authenticate()
         view = await self.in_db_thread(
-            lambda: self.ctx.executions.kill(execution_id, allow_running=self.allow_running))
+            lambda: self.ctx.executions.kill(execution_id, allow_running=self.allow_running, wait_seconds=0))
+        # A running run stops at its next check; wait for it here, not in a database thread.
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while not view.finished and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            view = await self.in_db_thread(self.ctx.executions.get, execution_id)
         data = _view_json(view)
         if not view.finished:
             data["message"] = "The run was asked to stop and is finishing its current step."

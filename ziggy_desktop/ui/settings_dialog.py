@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -15,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QDialog, QDialogBut
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ..config import Settings, write_env_settings
+from ..config import Settings, is_loopback_name, write_env_settings
 from ..errors import ConfigError, ZiggyError
 from ..history import TERMINATION_STATUSES, HistoryFilter
 from ..keys import KeyInfo
@@ -561,16 +560,6 @@ class QueuesTab(_EnvForm):
 
 # -- Server -----------------------------------------------------------------------------------------
 
-def is_loopback_host(host: str) -> bool:
-    host = host.strip().strip("[]").lower()
-    if not host or host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class ServerTab(_EnvForm):
     """Where the API listens and where the data lives."""
 
@@ -643,7 +632,7 @@ class ServerTab(_EnvForm):
 
     def _check_host(self) -> None:
         host = self.host_edit.text().strip()
-        if is_loopback_host(host):
+        if is_loopback_name(host):
             self.host_warning.clear_message()
         else:
             self.host_warning.show_message(
