@@ -1,6 +1,7 @@
 """The minimal engine: block order, receiver data, console lines, failures, kill and timeout."""
 
 import threading
+import time
 
 import pytest
 
@@ -64,9 +65,10 @@ def test_kill_reaches_a_running_delay():
     result = {}
     worker = threading.Thread(target=lambda: result.update(outcome=run(flow, ctx=ctx)[0]))
     worker.start()
-    deadline = threading.Event()
-    while ctx.current_block_id != "b0" and not deadline.wait(0.005):
-        pass
+    deadline = time.monotonic() + 10
+    while ctx.current_block_id != "b0":
+        assert time.monotonic() < deadline, "the delay block never started"
+        time.sleep(0.005)
     ctx.kill("stop it")
     worker.join(10)
     assert not worker.is_alive()

@@ -1,4 +1,4 @@
-"""The composition root: builds the core services and wires the server, the queue (and later the GUI)."""
+"""The composition root: builds the core services and wires the server, the queue and the GUI together."""
 
 from __future__ import annotations
 

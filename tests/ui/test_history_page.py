@@ -266,7 +266,7 @@ def test_paging_reads_only_the_pages_in_view(page, ui_context, qtbot):
     loads_before = page.model.page_loads
     page.refresh()
     qtbot.waitUntil(lambda: page.model.rowCount() == 5000, timeout=5000)
-    qtbot.wait(50)  # let the view paint the visible rows
+    qtbot.waitUntil(lambda: page.model.index(0, ID_COLUMN).data() is not None, timeout=5000)  # rows in view written
     assert page.model.page_loads - loads_before <= 2
     assert page.model.cached_pages() == [0]
     assert page.model.index(0, ID_COLUMN).data() == ids[-1]

@@ -383,11 +383,8 @@ class FlowPage(QWidget):
         ticket = self._launch_ticket
         try:
             future = self.context.services.executions.launch_async(request)
-        except ZiggyError as exc:
+        except ZiggyError as exc:  # also when the window is shutting down (the writer has stopped)
             self._show_message(f"Could not launch: {exc.message}")
-            return
-        except RuntimeError as exc:  # the writer is stopped: the window is shutting down
-            self._show_message(f"Could not launch: {exc}")
             return
         self._show_message(None)
         self._set_state_text("LAUNCHING")

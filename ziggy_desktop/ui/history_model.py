@@ -111,9 +111,6 @@ class HistoryTableModel(QStandardItemModel):
         count = self._history.count(history_filter)
         self.load(history_filter, count, {})
 
-    def reload(self) -> None:
-        self.set_filter(self._filter)
-
     def load(self, history_filter: HistoryFilter, count: int, pages: dict[int, list[HistoryRow]]) -> None:
         """Reset to a count and pages read elsewhere (off the GUI thread); other pages load lazily."""
         self.beginResetModel()
