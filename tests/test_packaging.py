@@ -6,7 +6,6 @@ CI runs it.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess

@@ -7,11 +7,10 @@ import logging
 import socket
 import sys
 import time
-from typing import Any
 
 import pytest
 
-from ..helpers import ApiClient, Response, assert_error, make_flow
+from ..helpers import ApiClient, assert_error, make_flow
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from ziggy_desktop.executions import LaunchRequest, body_fingerprint
 from ziggy_desktop.history import HistoryFilter
 from ziggy_desktop.ui.bridge import Background, EventBridge
 from ziggy_desktop.ui.history_model import (COLUMNS, FLOW_COLUMN, ID_COLUMN, STATUS_COLUMN, TRIGGER_COLUMN,
-                                            HistoryTableModel, status_color)
+                                            HistoryTableModel)
+from ziggy_desktop.ui.style import status_color
 from ziggy_desktop.ui.history_page import HistoryPage
 
 from ..helpers import ApiClient, make_flow

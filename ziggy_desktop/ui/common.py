@@ -1,10 +1,18 @@
-"""Small GUI helpers shared by the pages: a Yes/No confirmation and the queue summary line."""
+"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary."""
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from ..errors import ZiggyError
 from ..system_queue import SystemQueue
+
+log = logging.getLogger("ziggy.ui")
+MAX_SHOWN_JSON_CHARS = 200_000  # a text widget with megabytes of JSON freezes the window
 
 
 def confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -19,3 +27,19 @@ def queue_summary(queue: SystemQueue | None) -> str:
     if queue is None:
         return "The queue is stopped."
     return f"{queue.running_count()} running · {queue.depth()} queued · at most {queue.max_jobs} at once"
+
+
+def error_text(error: BaseException) -> str:
+    """What to tell the user: a ZiggyError's message; anything else is a bug, logged in full."""
+    if isinstance(error, ZiggyError):
+        return error.message
+    log.error("unexpected error in the window", exc_info=error)
+    return f"Something went wrong ({type(error).__name__}: {error}); the log has the details."
+
+
+def pretty_json(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    if len(text) > MAX_SHOWN_JSON_CHARS:
+        return (f"{text[:MAX_SHOWN_JSON_CHARS]}\n\n… cut here: {len(text):,} characters in all "
+                f"(GET /api/ziggy/executions/<id> returns the whole value)")
+    return text

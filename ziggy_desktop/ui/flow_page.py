@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFrame, QHBoxLayout, QHeaderView, QLabel,
                                QMessageBox, QPlainTextEdit, QPushButton, QSizePolicy, QSplitter, QTabWidget,
                                QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -21,30 +19,22 @@ from ..history import HistoryFilter
 from ..system_queue import FINISHED
 from .application import icon
 from .bridge import Background, EventBridge
+from .common import pretty_json
 from .context import UiContext
-from .graph_view import STATUS_COLORS, FlowGraphView
+from .graph_view import FlowGraphView
+from .style import local_time, status_color
 
 log = logging.getLogger("ziggy.ui")
 
 RECENT_RUNS = 20
 RUN_COLUMNS = ("Status", "Created", "ms", "Mode", "Trigger", "Execution ID")
-MAX_SHOWN_JSON = 200_000  # characters; a huge payload would make the text pane sluggish
 STATE_RANK = {"QUEUED": 0, "RUNNING": 1, FINISHED: 2}
 EDGE_HINT = "Click an edge to see the data that crossed it, or a block to see its settings and timing."
 
 
-def _pretty(value: Any) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    if len(text) > MAX_SHOWN_JSON:
-        text = text[:MAX_SHOWN_JSON] + f"\n… ({len(text) - MAX_SHOWN_JSON:,} more characters not shown)"
-    return text
-
-
 def _clock(timestamp: float | None, with_millis: bool = False) -> str:
-    if timestamp is None:
-        return ""
-    moment = datetime.fromtimestamp(timestamp)
-    return moment.strftime("%H:%M:%S.%f")[:-3] if with_millis else moment.strftime("%Y-%m-%d %H:%M:%S")
+    """The date and time, or with milliseconds only the time of day (console lines)."""
+    return local_time(timestamp, with_ms=True)[11:] if with_millis and timestamp is not None else local_time(timestamp)
 
 
 def _bold(widget: QWidget, scale: float = 1.0) -> None:
@@ -93,7 +83,7 @@ class FlowPage(QWidget):
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setContentsMargins(16, 6, 16, 6)
-        self.message_label.setStyleSheet(f"color: {STATUS_COLORS['FATAL']};")
+        self.message_label.setStyleSheet(f"color: {status_color('FATAL', self.palette()).name()};")
         self.message_label.hide()
         layout.addWidget(self.message_label)
 
@@ -479,7 +469,8 @@ class FlowPage(QWidget):
             self.state_label.setText("")
             self.state_label.hide()
             return
-        color = STATUS_COLORS.get(status, "palette(mid)")
+        known = status_color(status, self.palette())
+        color = known.name() if known is not None else "palette(mid)"
         self.state_label.setText(status)
         self.state_label.setStyleSheet(f"QLabel#runState {{ color: {color}; border: 1px solid {color}; "
                                        f"border-radius: 9px; padding: 1px 10px; font-weight: bold; }}")
@@ -559,11 +550,11 @@ class FlowPage(QWidget):
             self.result_text.setPlainText("")
             return
         status = view.termination_status or ""
-        color = STATUS_COLORS.get(status)
-        self.result_label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
+        color = status_color(status, self.palette())
+        self.result_label.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color else "")
         if status == "SUCCESS":
             self.result_label.setText(f"SUCCESS in {view.ms or 0} ms: the data that reached the terminator")
-            self.result_text.setPlainText(_pretty(detail.result))
+            self.result_text.setPlainText(pretty_json(detail.result))
             return
         reason = view.reason or "no reason recorded"
         name = self._block(view.failed_block).get("name") if view.failed_block else None
@@ -575,7 +566,7 @@ class FlowPage(QWidget):
             error.update(blockError=step.get("error"), blockType=step.get("type"), blockMs=step.get("ms"),
                          recordsIn=step.get("recordsIn"))
         error["ms"] = view.ms
-        self.result_text.setPlainText(_pretty(error))
+        self.result_text.setPlainText(pretty_json(error))
 
     def _select_failed_block(self) -> None:
         if self.detail is not None and self.detail.view.failed_block:
@@ -620,7 +611,7 @@ class FlowPage(QWidget):
         self.inspector_title.setText(f"{self._block_label(edge['from'])} → {self._block_label(edge['to'])}")
         note, data = self.edge_data(edge, source, target)
         self.inspector_note.setText(note)
-        self._set_inspector_data(None if data is _NOTHING else _pretty(data))
+        self._set_inspector_data(None if data is _NOTHING else pretty_json(data))
 
     def edge_data(self, edge: dict[str, Any], source: dict[str, Any], target: dict[str, Any]) -> tuple[str, Any]:
         """What crossed an edge in the followed run, derived from the run's detail: (note, data or _NOTHING)."""
@@ -659,7 +650,7 @@ class FlowPage(QWidget):
                                         f"{step.get('recordsOut', 0)} out.{error}")
         else:
             self.inspector_note.setText("The block's settings. Its timing appears once a followed run ends.")
-        self._set_inspector_data(_pretty({"config": block.get("config", {}), "position": block.get("position")}
+        self._set_inspector_data(pretty_json({"config": block.get("config", {}), "position": block.get("position")}
                                          if step is None else {"step": step, "config": block.get("config", {})}))
 
     # -- the Runs pane ---------------------------------------------------------------------------
@@ -682,9 +673,9 @@ class FlowPage(QWidget):
                                         "" if view.ms is None else str(view.ms), view.mode, view.trigger,
                                         view.execution_id])
                 item.setData(0, Qt.ItemDataRole.UserRole, view.execution_id)
-                color = STATUS_COLORS.get(status or "")
+                color = status_color(status, self.palette())
                 if color:
-                    item.setForeground(0, QColor(color))
+                    item.setForeground(0, color)
                 font = QFont(item.font(0))
                 font.setBold(True)
                 item.setFont(0, font)

@@ -7,7 +7,7 @@ import uuid as uuid_module
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette, QShowEvent, QTextOption
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPalette, QShowEvent, QTextOption
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton,
                                QRadioButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
@@ -17,19 +17,9 @@ from ..errors import ZiggyError
 from ..flows import HISTORY_LEVELS
 from ..launch_links import KEY_PLACEHOLDER, curl_command, launch_url, postman_collection, receiver_body_json
 from .context import UiContext
+from .style import tone
 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
-
-
-def _is_dark(widget: QWidget) -> bool:
-    return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
-
-
-def tone(widget: QWidget, kind: str) -> QColor:
-    """A foreground colour for 'error' / 'ok' / 'warning' text that reads on the current palette."""
-    dark = _is_dark(widget)
-    return QColor({"error": ("#c62828", "#ff7b72"), "ok": ("#2e7d32", "#7ee787"),
-                   "warning": ("#b25e00", "#f0b050")}[kind][1 if dark else 0])
 
 
 def set_tone(label: QLabel, kind: str | None) -> None:
@@ -38,7 +28,7 @@ def set_tone(label: QLabel, kind: str | None) -> None:
         label.setPalette(QPalette())
         return
     palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText, tone(label, kind))
+    palette.setColor(QPalette.ColorRole.WindowText, tone(kind, palette))
     label.setPalette(palette)
 
 

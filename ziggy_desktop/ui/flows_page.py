@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,18 +22,14 @@ from .application import icon
 from .bridge import Background, EventBridge
 from .common import confirm
 from .context import UiContext
-from .flow_settings_dialog import FlowSettingsDialog, tone
+from .flow_settings_dialog import FlowSettingsDialog
 from .flows_model import NAME, TAGS, UPDATED, UUID_ROLE, VERSION, FlowsFilterModel, FlowsTableModel
+from .style import local_time, status_color
 
 log = logging.getLogger("ziggy.ui")
 
 ALL_TAGS = "All tags"
 RECENT_RUNS = 5
-STATUS_TONES = {"SUCCESS": "ok", "FATAL": "error", "TIMED OUT": "warning"}
-
-
-def _when(timestamp: float | None) -> str:
-    return "" if timestamp is None else datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _big(label: QLabel, factor: float) -> QLabel:
@@ -217,16 +212,10 @@ class FlowPreview(QFrame):
         self.stack.setCurrentWidget(self.scroll)
 
     def set_version(self, flow: FlowSummary | None) -> None:
-        self.version_value.setText("" if flow is None else f"{flow.version} · updated {_when(flow.updated_at)}")
+        self.version_value.setText("" if flow is None else f"{flow.version} · updated {local_time(flow.updated_at)}")
 
     def status_color(self, status: str) -> QColor:
-        kind = STATUS_TONES.get(status)
-        if kind:
-            return tone(self, kind)
-        if status == "RUNNING":
-            return QColor("#3d7bd9" if self.palette().color(QPalette.ColorRole.Window).lightness() >= 128
-                          else "#79a8ff")
-        return self.palette().color(QPalette.ColorRole.PlaceholderText)  # KILLED, QUEUED
+        return status_color(status, self.palette()) or self.palette().color(QPalette.ColorRole.PlaceholderText)
 
     def refresh_runs(self) -> None:
         """Run count and the newest runs: one count and one small page, both on indexed columns."""
@@ -242,7 +231,7 @@ class FlowPreview(QFrame):
         for row in history.page(history_filter, 0, RECENT_RUNS):
             view = row.view
             status = (view.termination_status if view.finished else view.state) or ""
-            item = self._item([status, view.mode, "" if view.ms is None else f"{view.ms:,} ms", _when(view.created_at)],
+            item = self._item([status, view.mode, "" if view.ms is None else f"{view.ms:,} ms", local_time(view.created_at)],
                               stretch=3)
             item.setForeground(0, self.status_color(status))
             item.setFont(0, bold)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QApplication, QGraphicsItem, QGraphicsPathItem, Q
                                QLabel, QStyleOptionGraphicsItem, QWidget)
 
 from ..engine import REGISTRY
+from .style import status_color
 
 BLOCK_WIDTH = 190.0
 BLOCK_HEIGHT = 74.0
@@ -21,16 +22,6 @@ ROW_SPACING = 110.0
 MIN_ZOOM, MAX_ZOOM = 0.2, 3.0
 FIT_MAX_ZOOM = 1.15  # a small flow is shown near natural size, not blown up to fill the view
 
-# Status colours are used for borders, text and small badges only, so they read on light and dark bases.
-STATUS_COLORS = {
-    "SUCCESS": "#2e9d4f",
-    "FATAL": "#d93a3a",
-    "TIMED OUT": "#e07b00",
-    "KILLED": "#8a8a8a",
-    "SKIPPED": "#8a8a8a",
-    "RUNNING": "#2f7bd9",
-    "QUEUED": "#6f86a6",
-}
 # A thin accent strip per block kind helps tell receiver and terminator apart at a glance.
 TYPE_ACCENTS = {
     "receiver": "#1f9d8b",
@@ -40,11 +31,6 @@ TYPE_ACCENTS = {
     "fail": "#c2410c",
 }
 LIVE_STATES = ("QUEUED", "RUNNING")
-
-
-def status_color(status: str | None) -> QColor | None:
-    value = STATUS_COLORS.get(status or "")
-    return QColor(value) if value else None
 
 
 def _palette(widget: QWidget | None) -> QPalette:
@@ -169,7 +155,7 @@ class BlockItem(_HoverHighlight, QGraphicsItem):
         palette = _palette(widget)
         rect = QRectF(0, 0, BLOCK_WIDTH, BLOCK_HEIGHT)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        color = status_color(self.status)
+        color = status_color(self.status, palette)
         live = self.status in LIVE_STATES
 
         card = QPainterPath()
@@ -456,7 +442,7 @@ class FlowGraphView(QGraphicsView):
         if state not in LIVE_STATES:
             self.banner.hide()
             return
-        color = STATUS_COLORS[state]
+        color = status_color(state, self.palette()).name()
         text = ("● RUNNING · block states appear when the run ends" if state == "RUNNING"
                 else "● QUEUED · waiting for a free slot in the system queue")
         self.banner.setText(text)

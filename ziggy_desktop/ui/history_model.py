@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import datetime
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 
 from ..executions import ExecutionView
 from ..history import HistoryFilter, HistoryRow, HistoryService
+from .style import STATUS_TONES, local_time, palette_is_dark
 
 log = logging.getLogger("ziggy.ui")
 
@@ -22,14 +21,6 @@ PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 rows: enough to scroll back and forth without re-reading
 
 # (tone on a light background, tone on a dark one): text colours that keep their contrast in both.
-_STATUS_TONES = {
-    "SUCCESS": ("#1e7b34", "#5fcf7a"),
-    "FATAL": ("#c92a2a", "#ff6b6b"),
-    "TIMED OUT": ("#c2410c", "#ffa94d"),
-    "KILLED": ("#6b7280", "#a6adb8"),
-    "RUNNING": ("#1864ab", "#5aa9f0"),
-    "QUEUED": ("#6741d9", "#b197fc"),
-}
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOL_TIP = Qt.ItemDataRole.ToolTipRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
@@ -42,28 +33,6 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 def status_of(view: ExecutionView) -> str:
     """What the Status column says: the termination status, or QUEUED/RUNNING while live."""
     return view.termination_status or view.state
-
-
-def palette_is_dark(palette: QPalette | None = None) -> bool:
-    if palette is None:
-        palette = QApplication.palette()
-    return palette.color(QPalette.ColorRole.Base).lightness() < 128
-
-
-def status_color(status: str | None, palette: QPalette | None = None) -> QColor | None:
-    tones = _STATUS_TONES.get(status or "")
-    if tones is None:
-        return None
-    return QColor(tones[1] if palette_is_dark(palette) else tones[0])
-
-
-def local_time(timestamp: float | None, with_ms: bool = False) -> str:
-    if timestamp is None:
-        return ""
-    moment = datetime.fromtimestamp(timestamp)
-    if with_ms:
-        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 class HistoryTableModel(QStandardItemModel):
@@ -193,7 +162,7 @@ class HistoryTableModel(QStandardItemModel):
         brushes = self._brushes.get(dark)
         if brushes is None:  # tones are picked per palette; a palette change reloads the page
             brushes = self._brushes[dark] = {status: QBrush(QColor(tones[dark]))
-                                             for status, tones in _STATUS_TONES.items()}
+                                             for status, tones in STATUS_TONES.items()}
         bold = self._bold
         cell, write = self.index, self.setItemData
         blocked = self.blockSignals(True)  # one dataChanged below, not one per cell

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from typing import Any
@@ -15,15 +14,16 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateTimeEdit, QGri
                                QSizePolicy, QSplitter, QStackedWidget, QTableView,
                                QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from ..errors import NotFoundError, ZiggyError
+from ..errors import NotFoundError
 from ..events import ExecutionEvent
 from ..executions import ExecutionDetail, ExecutionView
 from ..history import TERMINATION_STATUSES, HistoryFilter, HistoryRow, HistorySummary
 from .bridge import Background, EventBridge
-from .common import confirm
+from .common import confirm, error_text, pretty_json
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
-                            STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, local_time, status_color, status_of)
+                            STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, status_of)
+from .style import local_time, status_color
 
 log = logging.getLogger("ziggy.ui")
 
@@ -37,22 +37,6 @@ SUMMARY_ORDER = ("SUCCESS", "FATAL", "TIMED OUT", "KILLED", "RUNNING", "QUEUED")
 LIVE_REFRESH_MS = 250  # live events in a burst reset the table at most this often
 SEARCH_DEBOUNCE_MS = 300
 SLIDING_WINDOW_MS = 30_000  # "last N minutes" moves on even when no run arrives
-MAX_SHOWN_CHARS = 200_000  # beyond this a payload is cut in the pane: a text widget chokes on megabytes
-
-
-def _error_text(error: BaseException) -> str:
-    if isinstance(error, ZiggyError):
-        return error.message
-    log.error("unexpected error in the history page", exc_info=error)
-    return f"Unexpected error: {type(error).__name__}: {error}"
-
-
-def _pretty(value: Any) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    if len(text) > MAX_SHOWN_CHARS:
-        return (f"{text[:MAX_SHOWN_CHARS]}\n\n… cut here: {len(text):,} characters in all "
-                f"(GET /api/ziggy/executions/<id> returns the whole value)")
-    return text
 
 
 def _find(rows: list[HistoryRow], execution_id: str) -> int | None:
@@ -729,7 +713,7 @@ class HistoryPage(QWidget):
 
     def _reload_failed(self, generation: int, error: BaseException) -> None:
         self._reload_in_flight = False
-        self.summary_label.setText(f"Could not read the history: {_html(_error_text(error))}")
+        self.summary_label.setText(f"Could not read the history: {_html(error_text(error))}")
         if self._reload_again or generation != self._filter_generation:
             self._reload()
 
@@ -871,8 +855,8 @@ class HistoryPage(QWidget):
         def read() -> tuple[ExecutionDetail, str | None, str | None]:
             detail = executions.detail(execution_id)
             # Pretty-printing a big payload is slow: do it here, not on the GUI thread.
-            return (detail, None if detail.input is None else _pretty(detail.input),
-                    None if detail.result is None else _pretty(detail.result))
+            return (detail, None if detail.input is None else pretty_json(detail.input),
+                    None if detail.result is None else pretty_json(detail.result))
 
         self.background.submit(read, lambda result: self._detail_loaded(execution_id, result),
                                lambda error: self._detail_failed(execution_id, error))
@@ -890,7 +874,7 @@ class HistoryPage(QWidget):
             self._target_id = self._target_created = None
             self.detail_pane.clear("This run is no longer in the history (it was flushed).")
         else:
-            self.detail_pane.clear(f"Could not read this run: {_error_text(error)}")
+            self.detail_pane.clear(f"Could not read this run: {error_text(error)}")
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -945,7 +929,7 @@ class HistoryPage(QWidget):
 
         def failed(error: BaseException) -> None:
             self._update_actions()
-            QMessageBox.warning(self, "Re-run", _error_text(error))
+            QMessageBox.warning(self, "Re-run", error_text(error))
 
         self.background.submit(lambda: executions.rerun(view.execution_id), done, failed)
 
@@ -962,7 +946,7 @@ class HistoryPage(QWidget):
 
         def failed(error: BaseException) -> None:
             self._update_actions()
-            QMessageBox.warning(self, "Kill", _error_text(error))
+            QMessageBox.warning(self, "Kill", error_text(error))
 
         # Killing a running run waits for it to stop: never on the GUI thread.
         self.background.submit(lambda: executions.kill(view.execution_id, allow_running=True), done, failed)
@@ -999,6 +983,6 @@ class HistoryPage(QWidget):
 
         def failed(error: BaseException) -> None:
             self.flush_button.setEnabled(True)
-            QMessageBox.warning(self, "Flush history", _error_text(error))
+            QMessageBox.warning(self, "Flush history", error_text(error))
 
         self.background.submit(lambda: history.flush(flush_filter), done, failed)

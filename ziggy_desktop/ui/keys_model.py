@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QGuiApplication, QPalette
+from PySide6.QtGui import QBrush, QFont, QFontDatabase, QGuiApplication, QPalette
 
 from ..keys import KeyInfo, KeyService
+from .style import tone
 
 COLUMNS = ("Name", "Prefix", "Created", "Last used", "Status")
 NAME, PREFIX, CREATED, LAST_USED, STATUS = range(len(COLUMNS))
 KEY_ROLE = Qt.ItemDataRole.UserRole  # the row's KeyInfo
 # Mid-tone green: legible as text on both light and dark backgrounds.
-ACTIVE_COLOUR = QColor("#2e9d4f")
 
 
 def format_time(timestamp: float | None, empty: str = "") -> str:
@@ -78,7 +78,7 @@ class KeysTableModel(QAbstractTableModel):
                 return QBrush(QGuiApplication.palette().color(QPalette.ColorGroup.Disabled,
                                                               QPalette.ColorRole.Text))
             if column == STATUS:
-                return QBrush(ACTIVE_COLOUR)
+                return QBrush(tone("ok"))
             return None
         if role == Qt.ItemDataRole.FontRole:
             if column == PREFIX:

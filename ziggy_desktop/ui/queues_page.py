@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Slot
@@ -11,13 +10,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from .bridge import Background, EventBridge
 from .context import UiContext
+from .style import local_time
 
 COLUMNS = ("State", "Position", "Execution ID", "Flow", "Mode", "Trigger", "Created", "Started")
 SHOWN_LIMIT = 1000
-
-
-def _time(timestamp: float | None) -> str:
-    return "" if timestamp is None else datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class QueueTableModel(QAbstractTableModel):
@@ -51,7 +47,7 @@ class QueueTableModel(QAbstractTableModel):
             return None
         state, position, item, started_at = self._rows[index.row()]
         return (state, str(position) if position else "", item.execution_id, item.flow_name, item.mode,
-                item.trigger, _time(item.created_at), _time(started_at))[index.column()]
+                item.trigger, local_time(item.created_at), local_time(started_at))[index.column()]
 
 
 class QueuesPage(QWidget):
@@ -78,8 +74,8 @@ class QueuesPage(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         heading.setFont(font)
-        help_text = QLabel(f"Every launch waits here in order; at most MAX_CONCURENT_JOBS run at once. "
-                           f"Named queues with rate limits are chosen in a flow's Receiver.")
+        help_text = QLabel("Every launch, from the API, the app or the command line, waits here in order; at most "
+                           "MAX_CONCURENT_JOBS run at once.")
         help_text.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)

@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QDialog, QDialogBut
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ..config import Settings, is_loopback_name, write_env_settings
-from ..errors import ConfigError, ZiggyError
+from ..errors import ConfigError
 from ..history import TERMINATION_STATUSES, HistoryFilter
 from ..keys import KeyInfo
 from .bridge import Background
-from .common import confirm, queue_summary
+from .common import confirm, error_text, queue_summary
+from .style import tone
 from .context import UiContext
 from .key_dialogs import KeyNameDialog, NewKeyDialog
 from .keys_model import KEY_ROLE, NAME, KeysTableModel, display_prefix
@@ -27,9 +28,6 @@ from .keys_model import KEY_ROLE, NAME, KeysTableModel, display_prefix
 log = logging.getLogger("ziggy.ui")
 
 # Mid-tone colours: legible as text on both light and dark backgrounds.
-ERROR_COLOUR = "#e0443e"
-WARNING_COLOUR = "#d9822b"
-OK_COLOUR = "#2e9d4f"
 RESTART_NOTICE = "Restart Ziggy Desktop to apply."
 
 
@@ -82,13 +80,6 @@ def _read_only_field(text: str) -> QLineEdit:
     return field
 
 
-def _error_text(error: BaseException) -> str:
-    if isinstance(error, ZiggyError):
-        return error.message
-    log.error("settings action failed", exc_info=error)
-    return f"Something went wrong: {error}. The details are in the log."
-
-
 class NoticeLabel(QLabel):
     """An inline result line under a form: what was saved where, or what to fix."""
 
@@ -102,8 +93,8 @@ class NoticeLabel(QLabel):
     def show_message(self, text: str, kind: str = "info") -> None:
         """kind: info (normal text), ok, warning or error."""
         self.kind = kind
-        colour = {"ok": OK_COLOUR, "warning": WARNING_COLOUR, "error": ERROR_COLOUR}.get(kind)
-        self.setStyleSheet(f"color: {colour};" if colour else "")
+        self.setStyleSheet(f"color: {tone(kind, self.palette()).name()};" if kind in ("ok", "warning", "error")
+                           else "")
         mark = {"ok": "✓ ", "warning": "⚠ ", "error": "✗ "}.get(kind, "")
         self.setText(mark + text)
         self.show()
@@ -291,7 +282,7 @@ class SecurityTab(QWidget):
         def failed(error: BaseException) -> None:
             self._set_busy(False)
             self.refresh()
-            QMessageBox.warning(self, what, _error_text(error))
+            QMessageBox.warning(self, what, error_text(error))
 
         self.background.submit(fn, done, failed)
 
@@ -475,7 +466,7 @@ class FlowsTab(_EnvForm):
 
         def failed(error: BaseException) -> None:
             self.flush_button.setEnabled(True)
-            self.flush_notice.show_message(_error_text(error), "error")
+            self.flush_notice.show_message(error_text(error), "error")
 
         self.background.submit(lambda: history.flush(history_filter), flushed, failed)
 
@@ -569,10 +560,10 @@ class ServerTab(_EnvForm):
 
         if context.api_url:
             self.api_label = QLabel(f"● Listening on {context.api_url}")
-            self.api_label.setStyleSheet(f"color: {OK_COLOUR};")
+            self.api_label.setStyleSheet(f"color: {tone('ok', self.palette()).name()};")
         else:
             self.api_label = QLabel(f"○ Not running: {context.api_error or 'not started'}")
-            self.api_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+            self.api_label.setStyleSheet(f"color: {tone('error', self.palette()).name()};")
         self.api_label.setWordWrap(True)
         self.api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
