@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from .bridge import Background, EventBridge
 from .context import UiContext
-from .style import local_time
+from .style import local_time, status_color
 
 COLUMNS = ("State", "Position", "Execution ID", "Flow", "Mode", "Trigger", "Created", "Started")
 SHOWN_LIMIT = 1000
@@ -43,9 +43,13 @@ class QueueTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+        if not index.isValid():
             return None
         state, position, item, started_at = self._rows[index.row()]
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
+            return status_color(state)
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
         return (state, str(position) if position else "", item.execution_id, item.flow_name, item.mode,
                 item.trigger, local_time(item.created_at), local_time(started_at))[index.column()]
 
@@ -62,8 +66,10 @@ class QueuesPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Flow"), QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.setAlternatingRowColors(True)
         self.kill_button = QPushButton("Kill selected run")
         self.kill_button.setToolTip("Drop a queued run, or stop a running one; it ends KILLED.")
