@@ -69,12 +69,7 @@ def authenticate(conn: Connection, clear_key: str | None, *, touch: bool = True,
     launch of a burst that shares a transaction.
     """
     if not clear_key:
-        raise AuthError(
-            "An execution key is required: send it in the 'execution-key' header (or query parameter) "
-            "or as 'Authorization: Bearer <key>'. Create one in Global Settings > Security or with "
-            "'ziggy-desktop keys create --name NAME'.",
-            code="MISSING_EXECUTION_KEY",
-        )
+        raise missing_key_error()
     key_hash = hash_key(clear_key)
     cached = cache.get(("key", key_hash)) if cache is not None else None
     if cached is not None:
@@ -92,6 +87,15 @@ def authenticate(conn: Connection, clear_key: str | None, *, touch: bool = True,
     if cache is not None:
         cache[("key", key_hash)] = info
     return info
+
+
+def missing_key_error() -> AuthError:
+    return AuthError(
+        "An execution key is required: send it in the 'execution-key' header (or query parameter) "
+        "or as 'Authorization: Bearer <key>'. Create one in Global Settings > Security or with "
+        "'ziggy-desktop keys create --name NAME'.",
+        code="MISSING_EXECUTION_KEY",
+    )
 
 
 def touch_key(conn: Connection, key_id: int, now: float | None = None) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from tornado.web import stream_request_body
 
 from ..errors import ValidationError, ZiggyError
+from ..keys import missing_key_error
 from ..executions import (ExecutionView, LaunchRequest, body_fingerprint, check_execution_id, iso_utc,
                           parse_mode)
 from .base import BaseHandler, NotFoundHandler, ServerContext
@@ -84,10 +85,8 @@ class LaunchHandler(BaseHandler):
 
     async def post(self) -> None:
         key = self.execution_key()
-        if not key:
-            raise ZiggyError(
-                "An execution key is required: send it in the 'execution-key' header or query parameter, or as "
-                "'Authorization: Bearer <key>'.", code="MISSING_EXECUTION_KEY", http_status=401)
+        if not key:  # before the parameters are checked: an anonymous caller learns nothing else
+            raise missing_key_error()
         flow_uuid = self.get_query_argument("flowUuid", "").strip()
         if not flow_uuid:
             raise ValidationError("The flowUuid query parameter is required: copy it from the flow's settings "
