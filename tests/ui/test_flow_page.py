@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 from PySide6.QtCore import QObject, Qt, Signal
 
 from ziggy_desktop import bundled
 from ziggy_desktop.history import HistoryFilter
+from ziggy_desktop.ui import flow_page as flow_page_module
 from ziggy_desktop.ui.flow_page import FlowPage
 from ziggy_desktop.ui.main_window import MainWindow
 
@@ -137,7 +136,7 @@ def test_ctrl_r_in_the_window_runs_the_open_flow(main_window: MainWindow, qtbot)
 
 
 def test_flow_settings_open_from_name_and_gear_and_reload_after_save(main_window: MainWindow, qtbot, monkeypatch):
-    """The page imports the settings dialog lazily; a stand-in proves it reloads and announces the change."""
+    """A stand-in dialog proves the page reloads and announces the change."""
     opened: list[str] = []
 
     class FakeSettingsDialog(QObject):
@@ -155,9 +154,7 @@ def test_flow_settings_open_from_name_and_gear_and_reload_after_save(main_window
             self.saved.emit(self.flow_uuid)
             return 1
 
-    module = types.ModuleType("ziggy_desktop.ui.flow_settings_dialog")
-    module.FlowSettingsDialog = FakeSettingsDialog
-    monkeypatch.setitem(sys.modules, "ziggy_desktop.ui.flow_settings_dialog", module)
+    monkeypatch.setattr(flow_page_module, "FlowSettingsDialog", FakeSettingsDialog)
     document = make_flow(name="Before settings")
     page = _open(main_window, document)
     changes: list[str] = []

@@ -21,6 +21,7 @@ from .application import icon
 from .bridge import Background, EventBridge
 from .common import pretty_json
 from .context import UiContext
+from .flow_settings_dialog import FlowSettingsDialog
 from .graph_view import FlowGraphView
 from .style import local_time, status_color
 
@@ -724,24 +725,14 @@ class FlowPage(QWidget):
     def open_settings(self) -> None:
         if not self.flow_uuid:
             return
-        try:
-            from .flow_settings_dialog import FlowSettingsDialog
-        except ImportError as exc:
-            QMessageBox.warning(self, "Flow settings", f"Flow settings are not available: {exc}")
-            return
         flow_uuid = self.flow_uuid
-        handled = False
-
-        def on_saved(_uuid: str = flow_uuid) -> None:
-            nonlocal handled
-            handled = True
-            self._settings_saved(flow_uuid)
-
-        dialog = FlowSettingsDialog(self.context, flow_uuid, self)
-        dialog.saved.connect(on_saved)
-        accepted = dialog.exec()
-        if accepted and not handled:
-            self._settings_saved(flow_uuid)
+        try:
+            dialog = FlowSettingsDialog(self.context, flow_uuid, self)
+        except ZiggyError as exc:  # the flow was deleted meanwhile, e.g. from the command line
+            QMessageBox.warning(self, "Flow settings", exc.message)
+            return
+        dialog.saved.connect(lambda _uuid: self._settings_saved(flow_uuid))
+        dialog.exec()
 
     def _settings_saved(self, flow_uuid: str) -> None:
         if flow_uuid == self.flow_uuid:
