@@ -445,14 +445,18 @@ class FlowsPage(QWidget):
     def refresh(self, select_uuid: str | None = None) -> None:
         """Reload the list (a quick read), keeping the selection and the filters."""
         keep = select_uuid or self.selected_uuid()
+        self._reload_list()
+        self._select(keep, reload=True)  # the selected flow itself may have changed
+        self._update_counts()
+
+    def _reload_list(self) -> None:
+        """Re-read the flows and tags; selection changes meanwhile are not the user's."""
         self._refreshing = True
         try:
             self.model.set_flows(self.context.services.flows.list())
             self._rebuild_tags()
         finally:
             self._refreshing = False
-        self._select(keep, reload=True)  # the selected flow itself may have changed
-        self._update_counts()
 
     def selected_uuid(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -689,12 +693,7 @@ class FlowsPage(QWidget):
 
         def done(_result: None) -> None:
             # Select the neighbour so Delete can be pressed again without reaching for the mouse.
-            self._refreshing = True
-            try:
-                self.model.set_flows(self.context.services.flows.list())
-                self._rebuild_tags()
-            finally:
-                self._refreshing = False
+            self._reload_list()
             neighbour = self.proxy.index(min(row, self.proxy.rowCount() - 1), NAME)
             self._select(neighbour.data(UUID_ROLE) if neighbour.isValid() else None)
             self._update_counts()

@@ -143,6 +143,25 @@ class _EnvForm(QWidget):
     def settings(self) -> Settings:
         return self.context.settings
 
+    def setting_spin(self, variable: str, in_use: int, low: int, high: int, *, suffix: str = "",
+                     special: str = "", separators: bool = False) -> QSpinBox:
+        """A number field showing the value saved in the .env (which may differ from the one in use)."""
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setSuffix(suffix)
+        spin.setSpecialValueText(special)
+        spin.setGroupSeparatorShown(separators)
+        spin.setMinimumWidth(160)
+        spin.setValue(_int_or(_saved_value(self.settings, variable, in_use), in_use))
+        return spin
+
+    def save_controls(self) -> None:
+        """The Save button and the notice line under it."""
+        self.save_button = QPushButton("Save")
+        self.save_button.setAutoDefault(False)
+        self.save_button.clicked.connect(self.save)
+        self.notice = NoticeLabel()
+
     def save_env(self, updates: dict[str, str], notice: NoticeLabel, running: Mapping[str, object]) -> bool:
         """Write `updates` to the .env (validated first: a bad value writes nothing) and say what happens next."""
         try:
@@ -372,25 +391,11 @@ class FlowsTab(_EnvForm):
         self.background = background
         settings = self.settings
 
-        self.timeout_spin = QSpinBox()
-        self.timeout_spin.setRange(1, 7 * 24 * 3600)
-        self.timeout_spin.setSuffix(" s")
-        self.timeout_spin.setMinimumWidth(160)
-        self.timeout_spin.setValue(_int_or(_saved_value(settings, "ZIGGY_DEFAULT_TIMEOUT_SECONDS",
-                                                        settings.default_timeout_seconds),
-                                           settings.default_timeout_seconds))
-        self.retention_spin = QSpinBox()
-        self.retention_spin.setRange(0, 36500)
-        self.retention_spin.setSuffix(" days")
-        self.retention_spin.setSpecialValueText("Keep all runs")
-        self.retention_spin.setMinimumWidth(160)
-        self.retention_spin.setValue(_int_or(_saved_value(settings, "ZIGGY_HISTORY_RETENTION_DAYS",
-                                                          settings.history_retention_days),
-                                             settings.history_retention_days))
-        self.save_button = QPushButton("Save")
-        self.save_button.setAutoDefault(False)
-        self.save_button.clicked.connect(self.save)
-        self.notice = NoticeLabel()
+        self.timeout_spin = self.setting_spin("ZIGGY_DEFAULT_TIMEOUT_SECONDS", settings.default_timeout_seconds,
+                                              1, 7 * 24 * 3600, suffix=" s")
+        self.retention_spin = self.setting_spin("ZIGGY_HISTORY_RETENTION_DAYS", settings.history_retention_days,
+                                                0, 36500, suffix=" days", special="Keep all runs")
+        self.save_controls()
 
         defaults = QGroupBox("Defaults")
         form = QFormLayout(defaults)
@@ -479,22 +484,10 @@ class QueuesTab(_EnvForm):
     def __init__(self, context: UiContext, parent: QWidget | None = None):
         super().__init__(context, parent)
         settings = self.settings
-        self.jobs_spin = QSpinBox()
-        self.jobs_spin.setRange(1, 1000)
-        self.jobs_spin.setMinimumWidth(160)
-        self.jobs_spin.setValue(_int_or(_saved_value(settings, "MAX_CONCURENT_JOBS", settings.max_concurrent_jobs),
-                                        settings.max_concurrent_jobs))
-        self.backlog_spin = QSpinBox()
-        self.backlog_spin.setRange(1, 10_000_000)
-        self.backlog_spin.setGroupSeparatorShown(True)
-        self.backlog_spin.setMinimumWidth(160)
-        self.backlog_spin.setValue(_int_or(_saved_value(settings, "MAX_SYSTEM_QUEUE_SIZE",
-                                                        settings.max_system_queue_size),
-                                           settings.max_system_queue_size))
-        self.save_button = QPushButton("Save")
-        self.save_button.setAutoDefault(False)
-        self.save_button.clicked.connect(self.save)
-        self.notice = NoticeLabel()
+        self.jobs_spin = self.setting_spin("MAX_CONCURENT_JOBS", settings.max_concurrent_jobs, 1, 1000)
+        self.backlog_spin = self.setting_spin("MAX_SYSTEM_QUEUE_SIZE", settings.max_system_queue_size, 1, 10_000_000,
+                                              separators=True)
+        self.save_controls()
         self.live_label = QLabel()
         self.live_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -573,10 +566,7 @@ class ServerTab(_EnvForm):
         self.port_edit.setPlaceholderText("3000")
         self.port_edit.setFixedWidth(120)
         self.host_warning = NoticeLabel()
-        self.save_button = QPushButton("Save")
-        self.save_button.setAutoDefault(False)
-        self.save_button.clicked.connect(self.save)
-        self.notice = NoticeLabel()
+        self.save_controls()
         self.host_edit.textChanged.connect(self._check_host)
         self.host_edit.textChanged.connect(lambda _t: self.notice.clear_message())
         self.port_edit.textChanged.connect(lambda _t: self.notice.clear_message())
