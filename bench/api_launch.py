@@ -24,6 +24,7 @@ from tornado.web import Application, RequestHandler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _flows  # noqa: E402
 import _loadgen  # noqa: E402
 from ziggy_desktop.app import Runtime, start_runtime  # noqa: E402
 from ziggy_desktop.config import load_settings  # noqa: E402
@@ -31,11 +32,7 @@ from ziggy_desktop.system_queue import SystemQueue  # noqa: E402
 
 TARGET_RATIO = 0.5
 FLOW_UUID = "6f1c9a52-3f0e-4b59-9a43-2b8f3c0d7e11"
-FLOW = {"ziggyFlow": 1, "uuid": FLOW_UUID, "name": "Bench receiver->terminator", "tags": ["bench"],
-        "settings": {"timeoutSeconds": 60},
-        "blocks": [{"id": "receiver", "type": "receiver", "config": {"testData": None}},
-                   {"id": "end", "type": "terminator"}],
-        "edges": [{"from": "receiver", "to": "end"}]}
+FLOW = _flows.receiver_terminator(FLOW_UUID)
 BODY = json.dumps({"records": [{"email": "ada@example.com", "firstname": "Ada", "plan": "pro"}]}).encode()
 PATH = f"/api?flowUuid={FLOW_UUID}&executionEnvironmentMode=DEV"
 

@@ -16,6 +16,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _flows  # noqa: E402
 import _loadgen  # noqa: E402
 from ziggy_desktop.app import start_runtime  # noqa: E402
 from ziggy_desktop.config import Settings, load_settings  # noqa: E402
@@ -25,11 +26,7 @@ from ziggy_desktop.services import Services, open_services  # noqa: E402
 
 TARGET_RUNS_PER_SECOND = 1000
 FLOW_UUID = "0b8e2f7a-5d3c-4e1b-8a6f-9c2d1e0f3a44"
-FLOW = {"ziggyFlow": 1, "uuid": FLOW_UUID, "name": "Bench receiver->terminator", "tags": ["bench"],
-        "settings": {"timeoutSeconds": 60},
-        "blocks": [{"id": "receiver", "type": "receiver", "config": {"testData": None}},
-                   {"id": "end", "type": "terminator"}],
-        "edges": [{"from": "receiver", "to": "end"}]}
+FLOW = _flows.receiver_terminator(FLOW_UUID)
 BODY_JSON = '{"records": [{"email": "ada@example.com", "firstname": "Ada", "plan": "pro"}]}'
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _flows  # noqa: E402
 import _loadgen  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
@@ -32,9 +33,7 @@ PAGE = sys.argv[sys.argv.index("--page") + 1] if "--page" in sys.argv else "hist
 BURST_SECONDS = 6.0
 CONNECTIONS = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 32
 HISTORY_ROWS = 100_000
-FLOW = {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": "Bench", "tags": [],
-        "blocks": [{"id": "r", "type": "receiver"}, {"id": "t", "type": "terminator"}],
-        "edges": [{"from": "r", "to": "t"}]}
+FLOW = _flows.receiver_terminator(str(uuid.uuid4()))
 
 
 class StallProbe:

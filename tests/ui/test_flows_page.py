@@ -16,6 +16,7 @@ from ziggy_desktop.ui.flows_model import NAME, FlowsFilterModel, FlowsTableModel
 from ziggy_desktop.ui.flows_page import FlowsPage
 
 from ..helpers import make_flow
+from .qt_helpers import answer
 
 FLOWS = (("HubSpot contacts sync", ["hubspot", "nightly"]), ("Deals migration", ["hubspot", "migration"]),
          ("Invoice webhook", ["billing"]), ("Orders to warehouse", ["erp", "nightly"]))
@@ -202,19 +203,11 @@ def test_import_of_a_stored_flow_asks_before_replacing(page, qtbot, monkeypatch,
     document["name"] = "Invoice webhook v2"
     (tmp_path / "v2.json").write_text(json.dumps(document))
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(tmp_path / "v2.json")], ""))
-    questions: list[str] = []
-
-    def answer(button):
-        def ask(_parent, _title, text, *args, **kwargs):
-            questions.append(text)
-            return button
-        return ask
-
-    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    questions = answer(monkeypatch, QMessageBox.StandardButton.No)
     page.import_flows()
     assert "Invoice webhook" in questions[0] and "v2.json" in questions[0]
     assert ui_context.services.flows.get_document(uuids["Invoice webhook"])["name"] == "Invoice webhook"
-    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
     page.import_flows()
     qtbot.waitUntil(lambda: "Invoice webhook v2" in page.visible_names(), timeout=5000)
     assert len(page.visible_names()) == 4
@@ -249,20 +242,12 @@ def test_duplicate_selects_the_copy(page, qtbot, ui_context):
 
 def test_delete_asks_and_no_keeps_the_flow(page, qtbot, monkeypatch, ui_context):
     select(page, "Invoice webhook")
-    asked: list[str] = []
-
-    def ask(button):
-        def question(_parent, _title, text, *args, **kwargs):
-            asked.append(text)
-            return button
-        return question
-
-    monkeypatch.setattr(QMessageBox, "question", ask(QMessageBox.StandardButton.No))
+    asked = answer(monkeypatch, QMessageBox.StandardButton.No)
     page.delete_action.trigger()
     assert "“Invoice webhook”" in asked[0]
     assert not page.is_busy()  # "No" started no background work
     assert len(ui_context.services.flows.list()) == 4
-    monkeypatch.setattr(QMessageBox, "question", ask(QMessageBox.StandardButton.Yes))
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
     page.delete_action.trigger()
     qtbot.waitUntil(lambda: "Invoice webhook" not in page.visible_names(), timeout=5000)
     assert [flow.name for flow in ui_context.services.flows.list()] == [

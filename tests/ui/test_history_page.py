@@ -21,6 +21,7 @@ from ziggy_desktop.ui.style import status_color
 from ziggy_desktop.ui.history_page import HistoryPage
 
 from ..helpers import ApiClient, make_flow
+from .qt_helpers import answer
 
 INSERT = text(
     "insert into execution(execution_id, flow_uuid, flow_name, mode, trigger, key_name, state, termination_status, "
@@ -343,20 +344,12 @@ def test_flush_deletes_only_the_finished_runs_the_filter_shows(page, ui_context,
     qtbot.waitUntil(lambda: cell(page, running, STATUS_COLUMN) == "RUNNING" and page.model.rowCount() == 4,
                     timeout=5000)
 
-    questions: list[str] = []
-
-    def answer(reply):
-        def question(_parent, _title, message, *args, **kwargs):
-            questions.append(message)
-            return reply
-        return question
-
-    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    questions = answer(monkeypatch, QMessageBox.StandardButton.No)
     page.flush_button.click()
     assert "Delete 3 finished runs" in questions[-1] and "Alpha" in questions[-1]
     assert services.history.count(HistoryFilter()) == 6  # declined: nothing deleted
 
-    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
     page.flush_button.click()
     qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
     assert shown_ids(page) == [running]  # the running run is kept

@@ -22,6 +22,7 @@ from ziggy_desktop.config import is_loopback_name
 from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog, SecurityTab
 
 from ..helpers import ApiClient, make_flow
+from .qt_helpers import answer
 
 KEY_PATTERN = re.compile(r"^zgy_[A-Za-z0-9_-]{43}$")
 YES, NO = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
@@ -68,18 +69,6 @@ def dialog(qtbot, ui_context, background, monkeypatch, tmp_path, message_boxes):
         monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: YES)
         key_dialog.reject()
     assert not [text for text in message_boxes if "unexpected" in text or "went wrong" in text]
-
-
-def answer(monkeypatch, button: QMessageBox.StandardButton) -> list[str]:
-    """Make QMessageBox.question answer `button`; returns the texts it was asked."""
-    asked: list[str] = []
-
-    def question(_parent, _title, text, *_args, **_kwargs):
-        asked.append(text)
-        return button
-
-    monkeypatch.setattr(QMessageBox, "question", question)
-    return asked
 
 
 def create_key_in_ui(qtbot, tab: SecurityTab, name: str) -> NewKeyDialog:

@@ -76,9 +76,15 @@ def layout_positions(document: dict[str, Any]) -> dict[str, QPointF]:
 
 
 class _HoverHighlight:
-    """Repaints an item as the pointer enters and leaves it (its paint() reads `_hover`)."""
+    """A selectable item that repaints as the pointer enters and leaves it (its paint() reads `_hover`)."""
 
     _hover = False
+
+    def _make_clickable(self, z_value: float) -> None:
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setZValue(z_value)
 
     def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._hover = True
@@ -103,11 +109,7 @@ class BlockItem(_HoverHighlight, QGraphicsItem):
         self.status: str | None = None
         self.step: dict[str, Any] | None = None
         self.highlighted = False  # the block a FATAL run failed in
-        self._hover = False
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setZValue(1)
+        self._make_clickable(z_value=1)  # blocks above edges
         self._update_tooltip()
 
     # -- geometry --------------------------------------------------------------------------------
@@ -261,11 +263,7 @@ class EdgeItem(_HoverHighlight, QGraphicsPathItem):
         self.target = target
         self.label: str | None = None
         self.active = False  # data crossed it in the followed run
-        self._hover = False
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setZValue(0)
+        self._make_clickable(z_value=0)
         self._base_tooltip = (f"{source.block.get('name') or source.block_id}.{edge.get('fromPort', 'out')} → "
                               f"{target.block.get('name') or target.block_id}.{edge.get('toPort', 'in')}\n"
                               f"Click to see the data that crossed this edge")
