@@ -94,12 +94,12 @@ class ApiClient:
 
 
 def make_flow(*middle: dict[str, Any], test_data: Any = None, timeout_seconds: float = 60,
-              name: str = "Test flow", flow_uuid: str | None = None) -> dict[str, Any]:
-    """receiver -> middle blocks in a chain -> terminator."""
+              name: str = "Test flow", flow_uuid: str | None = None, history_level: str = "ALL") -> dict[str, Any]:
+    """receiver -> middle blocks in a chain -> terminator; keeps every run's data unless told otherwise."""
     blocks = [{"id": "receiver", "type": "receiver", "config": {"testData": test_data}}]
     for index, block in enumerate(middle):
         blocks.append({"id": block.get("id", f"b{index}"), "type": block["type"], "config": block.get("config", {})})
     blocks.append({"id": "end", "type": "terminator"})
     edges = [{"from": a["id"], "to": b["id"]} for a, b in zip(blocks, blocks[1:]) if a["type"] != "fail"]
     return {"ziggyFlow": 1, "uuid": flow_uuid or str(uuid.uuid4()), "name": name, "tags": ["test"],
-            "settings": {"timeoutSeconds": timeout_seconds}, "blocks": blocks, "edges": edges}
+            "settings": {"timeoutSeconds": timeout_seconds, "historyLevel": history_level}, "blocks": blocks, "edges": edges}

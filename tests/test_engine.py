@@ -44,10 +44,11 @@ def test_failure_names_the_block():
 
 
 def test_a_crashing_block_is_fatal_not_fatal_to_the_worker(monkeypatch):
-    def broken(ctx, config, inputs):
-        raise KeyError("surprise")
+    class Broken(REGISTRY["console"].impl):
+        def transform(self, data):
+            raise KeyError("surprise")
     import dataclasses
-    monkeypatch.setitem(REGISTRY, "console", dataclasses.replace(REGISTRY["console"], run=broken))
+    monkeypatch.setitem(REGISTRY, "console", dataclasses.replace(REGISTRY["console"], impl=Broken))
     outcome, _ = run(make_flow({"type": "console"}))
     assert outcome.status == "FATAL" and "KeyError" in outcome.reason
 
@@ -78,7 +79,7 @@ def test_kill_reaches_a_running_delay():
 
 def test_block_schema_is_data():
     schema = REGISTRY["delay"].to_json()
-    assert schema["inputs"] == ["in"] and schema["outputs"] == ["out"]
+    assert schema["inputs"] == ["in"] and schema["outputs"] == ["out", "error"]
     assert schema["config"][0]["name"] == "ms" and schema["config"][0]["required"] is True
 
 

@@ -20,7 +20,8 @@ def test_sample_flow_is_valid_and_defaults_are_filled():
     flow = make_flow({"type": "console"})
     del flow["settings"]
     normalised = validate_flow(flow)
-    assert normalised["settings"] == {"timeoutSeconds": 300, "historyLevel": "ERRORED_WITH_DATA"}
+    assert normalised["settings"] == {"timeoutSeconds": 300, "historyLevel": "ERRORED_WITH_DATA",
+                                             "retentionHours": 24}
     assert normalised["blocks"][1]["config"] == {"message": "", "includeData": False}
     assert validate_flow(sample())["name"] == "Hello world"
 

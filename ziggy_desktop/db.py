@@ -19,11 +19,17 @@ from .models import SchemaInfo
 
 log = logging.getLogger("ziggy.db")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _add_edge_samples(conn: Connection) -> None:
+    # New tables (audit, data store, secrets, ...) come from create_all; only new columns need this.
+    conn.exec_driver_sql("ALTER TABLE execution ADD COLUMN edges_json TEXT")
+
 
 # Each entry upgrades the schema from its key to key + 1; later releases append here so a user's
 # data is migrated rather than lost.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_edge_samples}
 
 
 def create_db_engine(database_url: str) -> Engine:

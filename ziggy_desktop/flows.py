@@ -21,8 +21,21 @@ from .models import Flow
 
 FORMAT_VERSION = 1
 HISTORY_LEVELS = ("ALL", "ERRORED_WITH_DATA", "ERRORED_NO_DATA", "TIME_LIMITED_WITH_DATA", "TIME_LIMITED_NO_DATA")
-DEFAULT_SETTINGS = {"timeoutSeconds": 300, "historyLevel": "ERRORED_WITH_DATA"}
+DEFAULT_SETTINGS = {"timeoutSeconds": 300, "historyLevel": "ERRORED_WITH_DATA", "retentionHours": 24}
 _flows = Flow.__table__
+
+
+def keeps_data(history_level: str, status: str) -> bool:
+    """Whether a finished run keeps its data (input, result, edge samples) under the flow's level.
+
+    The run's row (status, times, per-block counts, error) is always kept: the status API answers
+    for every run. TIME_LIMITED_* levels also delete runs after the flow's retentionHours.
+    """
+    if history_level in ("ALL", "TIME_LIMITED_WITH_DATA"):
+        return True
+    if history_level == "ERRORED_WITH_DATA":
+        return status != "SUCCESS"
+    return False
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,14 @@ def _validate_settings(settings: Any) -> dict[str, Any]:
         raise ValidationError("settings.timeoutSeconds must be a number of seconds above 0 (at most a week)")
     if result["historyLevel"] not in HISTORY_LEVELS:
         raise ValidationError(f"settings.historyLevel must be one of {', '.join(HISTORY_LEVELS)}")
+    hours = result["retentionHours"]
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 3650:
+        raise ValidationError("settings.retentionHours must be a number of hours above 0 (the TIME_LIMITED_* "
+                              "history levels delete runs older than this)")
+    unknown = sorted(set(result) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ValidationError(f"settings: unknown field(s) {', '.join(unknown)} (allowed: "
+                              f"{', '.join(DEFAULT_SETTINGS)})")
     return result
 
 
@@ -97,6 +118,7 @@ def _validate_edges(edges: Any, blocks: list[dict[str, Any]]) -> list[dict[str, 
     if not isinstance(edges, list):
         raise ValidationError("edges must be a list")
     types = {b["id"]: get_block_type(b["type"]) for b in blocks}
+    configs = {b["id"]: b["config"] for b in blocks}
     result = []
     seen = set()
     for index, edge in enumerate(edges):
@@ -110,7 +132,7 @@ def _validate_edges(edges: Any, blocks: list[dict[str, Any]]) -> list[dict[str, 
         for block_id, port, direction in ((src, from_port, "outputs"), (dst, to_port, "inputs")):
             if block_id not in types:
                 raise ValidationError(f"{where}: there is no block with id {block_id!r}")
-            ports = getattr(types[block_id], direction)
+            ports = types[block_id].inputs if direction == "inputs" else types[block_id].output_ports(configs[block_id])
             if port not in ports:
                 listed = ", ".join(ports) or "none"
                 raise ValidationError(f"{where}: block {block_id!r} ({types[block_id].type}) has no "

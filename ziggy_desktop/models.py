@@ -65,3 +65,72 @@ class Execution(SQLModel, table=True):
     result_json: Optional[str] = None
     steps_json: Optional[str] = None
     console_json: Optional[str] = None
+    edges_json: Optional[str] = None  # per-edge samples, kept as the flow's history level says
+
+
+class NamedQueue(SQLModel, table=True):
+    """A Ziggy Queue: flows whose receiver names it start at most `rate_per_second` runs a second."""
+
+    __tablename__ = "named_queue"
+
+    name: str = Field(primary_key=True)
+    rate_per_second: float = 0.0  # 0: no limit
+    paused: bool = False
+    created_at: float
+
+
+class SecretRecord(SQLModel, table=True):
+    """A named secret; both values are Fernet tokens (see vault.py), never plain text."""
+
+    __tablename__ = "secret"
+
+    name: str = Field(primary_key=True)
+    description: str = ""
+    dev_value: str  # encrypted
+    prod_value: str  # encrypted; an encrypted empty string falls back to dev
+    created_at: float
+    updated_at: float
+
+
+class ConnectionRecord(SQLModel, table=True):
+    """A named connection (hubspot | sql | rest); its DEV and PROD settings are encrypted JSON objects."""
+
+    __tablename__ = "connection"
+
+    name: str = Field(primary_key=True)
+    kind: str = Field(index=True)
+    description: str = ""
+    dev_settings: str  # encrypted JSON object
+    prod_settings: str  # encrypted JSON object; empty fields fall back to dev
+    created_at: float
+    updated_at: float
+
+
+class DataStoreRecord(SQLModel, table=True):
+    """One key of the data_store block: state that outlives a run (e.g. the last synced id)."""
+
+    __tablename__ = "data_store"
+
+    namespace: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    value_json: str
+    created_at: float
+    updated_at: float
+
+
+class AuditRecord(SQLModel, table=True):
+    """One line written by an audit block; queried by GET /api/ziggy/audit and the history detail."""
+
+    __tablename__ = "audit"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    execution_id: str = Field(index=True)
+    flow_uuid: str = Field(index=True)
+    block_id: str
+    topic: str = Field(index=True)
+    identifier: Optional[str] = Field(default=None, index=True)
+    primary_key: Optional[str] = Field(default=None, index=True)
+    secondary_key: Optional[str] = None
+    data_json: Optional[str] = None
+    is_error: bool = Field(default=False, index=True)
+    created_at: float = Field(index=True)

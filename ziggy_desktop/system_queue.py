@@ -15,11 +15,11 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .db import CompiledStatement, DatabaseWriter, WriteBatch
-from .engine import RunContext, RunOutcome, run_flow
+from .engine import RunContext, RunOutcome, RunResources, run_flow
 from .engine.runner import FATAL, KILLED, dumps
 from .errors import QueueFullError, ShuttingDownError, ZiggyError
 from .events import EventBus, ExecutionEvent
-from .flows import FlowService
+from .flows import FlowService, keeps_data
 from .models import Execution
 
 log = logging.getLogger("ziggy.queue")
@@ -64,8 +64,9 @@ class SystemQueue:
     """
 
     def __init__(self, engine: Engine, writer: DatabaseWriter, flows: FlowService, events: EventBus,
-                 max_jobs: int, max_backlog: int):
+                 max_jobs: int, max_backlog: int, resources: RunResources | None = None):
         self._engine = engine
+        self._resources = resources or RunResources()
         self._writer = writer
         self._flows = flows
         self._events = events
@@ -82,6 +83,8 @@ class SystemQueue:
         self._stop_polling = threading.Event()
         self._mark_running = CompiledStatement(_MARK_RUNNING, engine.dialect)
         self._mark_finished = CompiledStatement(_MARK_FINISHED, engine.dialect)
+        self._mark_finished_dropping_input = CompiledStatement(_MARK_FINISHED.values(input_json=None), engine.dialect)
+        self._mark_progress = CompiledStatement(_MARK_PROGRESS, engine.dialect)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -258,8 +261,9 @@ class SystemQueue:
                 if not self._accepting:
                     return
                 _, item = self._queued.popitem(last=False)
-                running = _Running(item, RunContext(item.execution_id, item.mode, None, False), time.time(),
-                                   threading.Event())
+                ctx = RunContext(item.execution_id, item.mode, None, False, resources=self._resources,
+                                 flow_uuid=item.flow_uuid, flow_name=item.flow_name)
+                running = _Running(item, ctx, time.time(), threading.Event())
                 self._running[item.execution_id] = running
             try:
                 self._execute(running)
@@ -288,16 +292,22 @@ class SystemQueue:
             ctx.payload = None if input_json is None else json.loads(input_json)
             ctx.use_test_data = use_test_data
             ctx.start_clock(flow.timeout_seconds)
+            ctx.on_progress = partial(self._report_progress, item)
             outcome = run_flow(flow, ctx)
+            keep_data = keeps_data(flow.history_level, outcome.status)
         except ZiggyError as exc:
-            outcome = RunOutcome(FATAL, reason=exc.message)
+            outcome, keep_data = RunOutcome(FATAL, reason=exc.message), True
         except Exception as exc:  # noqa: BLE001 - a bug ends this run as FATAL, visibly
             log.exception("run %s failed unexpectedly", item.execution_id)
-            outcome = RunOutcome(FATAL, reason=f"internal error: {type(exc).__name__}: {exc}")
+            outcome, keep_data = RunOutcome(FATAL, reason=f"internal error: {type(exc).__name__}: {exc}"), True
+        if ctx.result_truncated:
+            ctx.log("the result was cut to its first records; the history keeps at most 1000")
         ms = int((time.perf_counter() - clock) * 1000)
         # Wait for the commit: the status API must never report a finished run that is not on disk.
-        self._write_until_committed(self._finish_op(item, outcome.status, outcome.reason, outcome.failed_block,
-                                                    outcome.result, ms=ms, steps=outcome.steps, console=ctx.console))
+        self._write_until_committed(self._finish_op(
+            item, outcome.status, outcome.reason, outcome.failed_block, outcome.result if keep_data else None,
+            ms=ms, steps=outcome.steps, console=ctx.console, edges=outcome.edges if keep_data else None,
+            keep_input=keep_data))
         if outcome.status != "SUCCESS":
             # The reason may quote the data (a block's error message): only at debug level.
             log.info("run %s of flow %s ended %s in block %s", item.execution_id, item.flow_uuid, outcome.status,
@@ -331,14 +341,28 @@ class SystemQueue:
             batch.after_commit(partial(self._events.emit, event))
         return op
 
-    def _finish_op(self, item: QueueItem, status: str, reason: str | None, failed_block: str | None, result,
-                   *, ms: int, steps: list, console: list) -> Callable[[Connection, WriteBatch], None]:
-        values = {"b_id": item.execution_id, "b_status": status, "b_reason": reason, "b_block": failed_block,
-                  "b_finished": time.time(), "b_ms": ms, "b_result": None if result is None else dumps(result),
-                  "b_steps": dumps(steps), "b_console": dumps(console)}
+    def _report_progress(self, item: QueueItem, steps: list, edges: list) -> None:
+        """A long run's block states, so the history and the graph follow it live."""
+        values = {"b_id": item.execution_id, "b_steps": dumps(steps)}
+        event = ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING, trigger=item.trigger,
+                               mode=item.mode)
 
         def op(_conn: Connection, batch: WriteBatch) -> None:
-            self._mark_finished.execute(batch.cursor, values)
+            self._mark_progress.execute(batch.cursor, values)
+            batch.after_commit(partial(self._events.emit, event))
+        self._writer.submit(op)
+
+    def _finish_op(self, item: QueueItem, status: str, reason: str | None, failed_block: str | None, result,
+                   *, ms: int, steps: list, console: list, edges: list | None = None,
+                   keep_input: bool = True) -> Callable[[Connection, WriteBatch], None]:
+        values = {"b_id": item.execution_id, "b_status": status, "b_reason": reason, "b_block": failed_block,
+                  "b_finished": time.time(), "b_ms": ms, "b_result": None if result is None else dumps(result),
+                  "b_steps": dumps(steps), "b_console": dumps(console),
+                  "b_edges": None if edges is None else dumps(edges)}
+        statement = self._mark_finished if keep_input else self._mark_finished_dropping_input
+
+        def op(_conn: Connection, batch: WriteBatch) -> None:
+            statement.execute(batch.cursor, values)
         return op
 
 
@@ -356,4 +380,7 @@ _MARK_FINISHED = (update(_executions)
                   .values(state=FINISHED, termination_status=bindparam("b_status"), reason=bindparam("b_reason"),
                           failed_block=bindparam("b_block"), finished_at=bindparam("b_finished"),
                           ms=bindparam("b_ms"), result_json=bindparam("b_result"), steps_json=bindparam("b_steps"),
-                          console_json=bindparam("b_console")))
+                          console_json=bindparam("b_console"), edges_json=bindparam("b_edges")))
+_MARK_PROGRESS = (update(_executions)
+                  .where(_executions.c.execution_id == bindparam("b_id"), _executions.c.state == RUNNING)
+                  .values(steps_json=bindparam("b_steps")))

@@ -1,35 +1,26 @@
-"""Runs a validated flow graph in dependency order and records what each block did."""
+"""Runs a compiled flow: pushes each batch depth first through the graph and records what happened."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from .registry import BlockType
+from .block import Block
+from .context import FATAL, KILLED, SUCCESS, TIMED_OUT, BlockError, RunContext, RunStopped
+from .records import count_records
+from .registry import ERROR_PORT, BlockType, get_block_type
 
 log = logging.getLogger("ziggy.engine")
 
-MAX_CONSOLE_LINES = 1000
-MAX_CONSOLE_LINE_CHARS = 4000
+EDGE_SAMPLE_RECORDS = 5  # records kept per edge (the "edge bubble")
+SAMPLE_RECORD_CHARS = 4000  # a bigger record is kept as a note of its size
+PROGRESS_INTERVAL = 1.0  # seconds between progress reports of a long run
 
-SUCCESS, FATAL, TIMED_OUT, KILLED = "SUCCESS", "FATAL", "TIMED OUT", "KILLED"
-
-
-class BlockError(Exception):
-    """A block's expected failure (bad data, a refused call); its message is shown to the user."""
-
-
-class RunStopped(Exception):
-    """Raised inside a block when the run was killed or ran out of time."""
-
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+__all__ = ["BlockError", "RunStopped", "RunContext", "SUCCESS", "FATAL", "TIMED_OUT", "KILLED",
+           "CompiledBlock", "CompiledFlow", "RunOutcome", "run_flow", "compile_flow", "topological_order", "dumps"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +29,16 @@ class CompiledBlock:
     name: str
     block_type: BlockType
     config: dict[str, Any]
-    inputs: dict[str, tuple[tuple[str, str], ...]]  # in-port -> ((from block id, from port), ...)
+    prepared: Any = None
+
+
+@dataclass(frozen=True)
+class CompiledEdge:
+    index: int
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
 
 
 @dataclass(frozen=True)
@@ -47,64 +47,16 @@ class CompiledFlow:
     name: str
     version: int
     timeout_seconds: float
+    history_level: str
+    retention_hours: float
     blocks: tuple[CompiledBlock, ...]  # in a valid execution order
-
-
-class RunContext:
-    """What a block sees of its run; also the handle used to kill it, from any thread."""
-
-    def __init__(self, execution_id: str, mode: str, payload: Any, use_test_data: bool,
-                 timeout_seconds: float | None = None):
-        self.execution_id = execution_id
-        self.mode = mode
-        self.payload = payload
-        self.use_test_data = use_test_data
-        self.deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        self.timeout_seconds = timeout_seconds
-        self.result: Any = None
-        self.console: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._stop_reason = ""
-        self.current_block_id: str | None = None
-
-    def start_clock(self, timeout_seconds: float | None) -> None:
-        self.timeout_seconds = timeout_seconds
-        self.deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-
-    def kill(self, reason: str = "killed by user") -> None:
-        self._stop_reason = reason
-        self._stop.set()
+    edges: tuple[CompiledEdge, ...]
 
     @property
-    def killed(self) -> bool:
-        return self._stop.is_set()
-
-    def check(self) -> None:
-        """Raise RunStopped if the run was killed or is past its timeout; blocks call this often."""
-        if self._stop.is_set():
-            raise RunStopped(KILLED, self._stop_reason)
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise RunStopped(TIMED_OUT, f"the run exceeded its timeout of {self.timeout_seconds:g} s")
-
-    def sleep(self, seconds: float) -> None:
-        """Wait, but wake at once on kill and stop at the run's deadline."""
-        end = time.monotonic() + max(0.0, seconds)
-        while True:
-            self.check()
-            now = time.monotonic()
-            if now >= end:
-                return
-            wake = end if self.deadline is None else min(end, self.deadline)
-            self._stop.wait(max(0.0, wake - now))
-
-    def log(self, message: str) -> None:
-        if len(self.console) >= MAX_CONSOLE_LINES:
-            if len(self.console) == MAX_CONSOLE_LINES:
-                self.console.append({"at": time.time(), "blockId": self.current_block_id,
-                                     "message": f"(console truncated after {MAX_CONSOLE_LINES} lines)"})
-            return
-        self.console.append({"at": time.time(), "blockId": self.current_block_id,
-                             "message": message[:MAX_CONSOLE_LINE_CHARS]})
+    def queue_name(self) -> str | None:
+        """The named queue the receiver selects (None: only the system queue)."""
+        receiver = next(b for b in self.blocks if b.block_type.type == "receiver")
+        return receiver.config.get("queue") or None
 
 
 @dataclass
@@ -114,91 +66,245 @@ class RunOutcome:
     reason: str | None = None
     failed_block: str | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _count_records(value: Any) -> int:
-    if value is None:
-        return 0
-    return len(value) if isinstance(value, list) else 1
+class _FlowFailed(Exception):
+    """Ends the run FATAL; `block_id` names the block at fault."""
+
+    def __init__(self, block_id: str, reason: str):
+        super().__init__(reason)
+        self.block_id = block_id
+        self.reason = reason
 
 
-def _gather_input(block: CompiledBlock, outputs: dict[tuple[str, str], Any]) -> dict[str, Any] | None:
-    """Values arriving on each in-port; None when nothing upstream emitted (the block is skipped)."""
-    inputs: dict[str, Any] = {}
-    for port, sources in block.inputs.items():
-        values = [outputs[s] for s in sources if s in outputs]
-        if not values:
-            continue
-        if len(values) == 1:
-            inputs[port] = values[0]
-        elif all(isinstance(v, list) for v in values):
-            inputs[port] = [item for v in values for item in v]
+class _Stopped(Exception):
+    def __init__(self, block_id: str, stop: RunStopped):
+        super().__init__(stop.reason)
+        self.block_id = block_id
+        self.stop = stop
+
+
+def _sample(record: Any) -> Any:
+    text = dumps(record)
+    if len(text) <= SAMPLE_RECORD_CHARS:
+        return record
+    return f"(a record of {len(text):,} characters; not kept)"
+
+
+class _EdgeStats:
+    __slots__ = ("edge", "batches", "records", "sample")
+
+    def __init__(self, edge: CompiledEdge):
+        self.edge = edge
+        self.batches = 0
+        self.records = 0
+        self.sample: list[Any] = []
+
+    def add(self, data: Any, count: int) -> None:
+        self.batches += 1
+        self.records += count
+        room = EDGE_SAMPLE_RECORDS - len(self.sample)
+        if room > 0 and data is not None:
+            items = data[:room] if isinstance(data, list) else [data]
+            self.sample.extend(_sample(item) for item in items)
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.edge
+        return {"from": e.src, "fromPort": e.src_port, "to": e.dst, "toPort": e.dst_port, "batches": self.batches,
+                "records": self.records, "sample": list(self.sample)}
+
+
+class _Node:
+    __slots__ = ("spec", "block", "step", "outgoing", "upstream", "active", "seconds")
+
+    def __init__(self, spec: CompiledBlock):
+        self.spec = spec
+        self.block: Block | None = None
+        self.step: dict[str, Any] = {"blockId": spec.id, "name": spec.name, "type": spec.block_type.type,
+                                     "status": "SKIPPED", "ms": 0, "recordsIn": 0, "recordsOut": 0,
+                                     "batchesIn": 0}
+        self.outgoing: dict[str, list[tuple[_Node, str, _EdgeStats]]] = {}
+        self.upstream: set[str] = set()
+        self.active = False  # received data (or is the receiver): it runs and finishes
+        self.seconds = 0.0
+
+
+class _Run:
+    """The state of one run of one flow."""
+
+    def __init__(self, flow: CompiledFlow, ctx: RunContext):
+        self.flow = flow
+        self.ctx = ctx
+        self.nodes = {spec.id: _Node(spec) for spec in flow.blocks}
+        self.edges = [_EdgeStats(edge) for edge in flow.edges]
+        for stats in self.edges:
+            edge = stats.edge
+            self.nodes[edge.src].outgoing.setdefault(edge.src_port, []).append((self.nodes[edge.dst], edge.dst_port,
+                                                                                stats))
+            self.nodes[edge.dst].upstream.add(edge.src)
+        self.next_progress = time.monotonic() + PROGRESS_INTERVAL
+
+    def instance(self, node: _Node) -> Block:
+        if node.block is None:
+            spec = node.spec
+            node.block = spec.block_type.impl(self.ctx, spec.config, spec)
+            node.active = True
+            node.step["status"] = "RUNNING"
+        return node.block
+
+    def deliver(self, node: _Node, port: str, data: Any, count: int) -> None:
+        """Data arrives at `node`'s input `port`: run the block on it and push what it yields on."""
+        step = node.step
+        step["recordsIn"] += count
+        step["batchesIn"] += 1
+        block = self.instance(node)
+        self.drain(node, lambda: block.process(port, data))
+
+    def drain(self, node: _Node, start) -> None:
+        """Pull (port, data) pairs from the block one at a time, delivering each downstream at once."""
+        ctx = self.ctx
+        clock = time.perf_counter()
+        ctx.current_block_id = node.spec.id
+        try:
+            ctx.check()
+            iterator: Iterator[tuple[str, Any]] = iter(start() or ())
+            while True:
+                ctx.current_block_id = node.spec.id
+                try:
+                    port, data = next(iterator)
+                except StopIteration:
+                    break
+                node.seconds += time.perf_counter() - clock
+                self.emit(node, port, data)
+                clock = time.perf_counter()
+                ctx.check()
+        except (_FlowFailed, _Stopped):
+            raise
+        except RunStopped as stop:
+            node.seconds += time.perf_counter() - clock
+            raise _Stopped(node.spec.id, stop) from None
+        except BlockError as exc:
+            node.seconds += time.perf_counter() - clock
+            self.fail(node, str(exc), "failed")
+        except Exception as exc:  # noqa: BLE001 - a block's bug ends the run, not the worker
+            node.seconds += time.perf_counter() - clock
+            log.debug("block %s raised", node.spec.id, exc_info=True)
+            self.fail(node, f"{type(exc).__name__}: {exc}", "crashed")
         else:
-            inputs[port] = values
-    if block.inputs and not inputs:
-        return None
-    return inputs
+            node.seconds += time.perf_counter() - clock
+        if time.monotonic() >= self.next_progress:
+            self.report_progress()
+
+    def emit(self, node: _Node, port: str, data: Any) -> None:
+        count = count_records(data)
+        node.step["recordsOut"] += count
+        for target, target_port, stats in node.outgoing.get(port, ()):
+            stats.add(data, count)
+            self.deliver(target, target_port, data, count)
+
+    def fail(self, node: _Node, message: str, verb: str) -> None:
+        """The block failed: send its error record down its error path (if wired), then end FATAL."""
+        spec = node.spec
+        node.step.update(status=FATAL, error=message)
+        reason = f"Block '{spec.name}' ({spec.block_type.type}) {verb}: {message}"
+        if ERROR_PORT in node.outgoing:
+            record = {"executionId": self.ctx.execution_id, "flowUuid": self.flow.uuid, "blockId": spec.id,
+                      "blockName": spec.name, "blockType": spec.block_type.type, "message": message}
+            try:
+                self.emit(node, ERROR_PORT, [record])
+            except _FlowFailed as path_failure:
+                if path_failure.block_id != spec.id:
+                    self.ctx.log(f"the error path of '{spec.name}' failed too: {path_failure.reason}")
+        raise _FlowFailed(spec.id, reason)
+
+    def finish_all(self) -> None:
+        """Upstream first: a block finishes once everything that feeds it has finished."""
+        for spec in self.flow.blocks:
+            node = self.nodes[spec.id]
+            if node.active and node.block is not None:
+                block = node.block
+                self.drain(node, block.finish)
+                if node.step["status"] == "RUNNING":
+                    node.step["status"] = SUCCESS
+
+    def close_all(self) -> None:
+        for node in self.nodes.values():
+            if node.block is not None:
+                try:
+                    node.block.close()
+                except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
+                    log.warning("closing block %s failed", node.spec.id, exc_info=True)
+
+    def steps(self) -> list[dict[str, Any]]:
+        result = []
+        for spec in self.flow.blocks:
+            node = self.nodes[spec.id]
+            node.step["ms"] = int(node.seconds * 1000)
+            result.append(dict(node.step))
+        return result
+
+    def edge_samples(self) -> list[dict[str, Any]]:
+        return [stats.to_json() for stats in self.edges]
+
+    def report_progress(self) -> None:
+        self.next_progress = time.monotonic() + PROGRESS_INTERVAL
+        callback = self.ctx.on_progress
+        if callback is not None:
+            try:
+                callback(self.steps(), self.edge_samples())
+            except Exception:  # noqa: BLE001 - progress is a nicety; the run goes on
+                log.debug("progress report failed", exc_info=True)
 
 
 def run_flow(flow: CompiledFlow, ctx: RunContext) -> RunOutcome:
-    """Run every block once in order; the first failure, kill or timeout ends the run."""
-    outputs: dict[tuple[str, str], Any] = {}
-    # Every block gets a step, so a run that stops early still shows what never ran.
-    steps = [{"blockId": block.id, "name": block.name, "type": block.block_type.type, "status": "SKIPPED",
-              "ms": 0, "recordsIn": 0, "recordsOut": 0} for block in flow.blocks]
-    for block, step in zip(flow.blocks, steps):
-        inputs = _gather_input(block, outputs)
-        if inputs is None:
-            continue
-        step["recordsIn"] = sum(_count_records(v) for v in inputs.values())
-        ctx.current_block_id = block.id
-        started = time.perf_counter()
+    """Run the flow from its receiver; the first failure, kill or timeout ends the run."""
+    run = _Run(flow, ctx)
+    receiver = next(run.nodes[b.id] for b in flow.blocks if b.block_type.type == "receiver")
+    try:
         try:
-            ctx.check()
-            emitted = block.block_type.run(ctx, block.config, inputs) or {}
-            ctx.check()
-        except RunStopped as stop:
-            step.update(status=stop.status, ms=_ms_since(started), error=stop.reason)
-            return RunOutcome(stop.status, None, stop.reason, block.id, steps)
-        except BlockError as exc:
-            reason = f"Block '{block.name}' ({block.block_type.type}) failed: {exc}"
-            step.update(status=FATAL, ms=_ms_since(started), error=str(exc))
-            return RunOutcome(FATAL, None, reason, block.id, steps)
-        except Exception as exc:  # noqa: BLE001 - a block's bug ends the run, not the worker
-            log.debug("block %s raised", block.id, exc_info=True)
-            reason = f"Block '{block.name}' ({block.block_type.type}) crashed: {type(exc).__name__}: {exc}"
-            step.update(status=FATAL, ms=_ms_since(started), error=f"{type(exc).__name__}: {exc}")
-            return RunOutcome(FATAL, None, reason, block.id, steps)
-        for port, value in emitted.items():
-            outputs[(block.id, port)] = value
-        step.update(status=SUCCESS, ms=_ms_since(started), recordsOut=sum(_count_records(v) for v in emitted.values()))
-    ctx.current_block_id = None
-    return RunOutcome(SUCCESS, ctx.result, None, None, steps)
+            block = run.instance(receiver)
+            run.drain(receiver, lambda: block.process("", None))
+            run.finish_all()
+        finally:
+            ctx.current_block_id = None
+            run.close_all()
+    except _Stopped as stopped:
+        status = stopped.stop.status
+        run.nodes[stopped.block_id].step.update(status=status, error=stopped.stop.reason)
+        return RunOutcome(status, None, stopped.stop.reason, stopped.block_id, _finalize(run),
+                          run.edge_samples())
+    except _FlowFailed as failed:
+        return RunOutcome(FATAL, ctx.result, failed.reason, failed.block_id, _finalize(run),
+                          run.edge_samples())
+    return RunOutcome(SUCCESS, ctx.result, None, None, _finalize(run), run.edge_samples())
 
 
-def _ms_since(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
+def _finalize(run: _Run) -> list[dict[str, Any]]:
+    """Only the block that failed or was stopped carries the run's status; the others did their part."""
+    for node in run.nodes.values():
+        if node.step["status"] == "RUNNING":
+            node.step["status"] = SUCCESS
+    return run.steps()
 
 
 def compile_flow(document: dict[str, Any], version: int = 1) -> CompiledFlow:
     """Turn a validated flow document (see flows.validate_flow) into an executable plan."""
-    from .registry import get_block_type
-
     blocks_by_id = {b["id"]: b for b in document["blocks"]}
-    incoming: dict[str, dict[str, list[tuple[str, str]]]] = {bid: {} for bid in blocks_by_id}
-    for edge in document["edges"]:
-        incoming[edge["to"]].setdefault(edge["toPort"], []).append((edge["from"], edge["fromPort"]))
     order = topological_order(list(blocks_by_id), [(e["from"], e["to"]) for e in document["edges"]])
     compiled = []
     for bid in order:
         raw = blocks_by_id[bid]
-        compiled.append(CompiledBlock(
-            id=bid, name=raw.get("name") or bid, block_type=get_block_type(raw["type"]), config=raw["config"],
-            inputs={port: tuple(src) for port, src in incoming[bid].items()},
-        ))
+        block_type = get_block_type(raw["type"])
+        name = raw.get("name") or bid
+        prepared = block_type.impl.prepare(raw["config"], f"block {bid!r}")
+        compiled.append(CompiledBlock(bid, name, block_type, raw["config"], prepared))
+    edges = tuple(CompiledEdge(i, e["from"], e["fromPort"], e["to"], e["toPort"])
+                  for i, e in enumerate(document["edges"]))
     settings = document.get("settings", {})
-    return CompiledFlow(document["uuid"], document["name"], version,
-                        float(settings.get("timeoutSeconds", 300)), tuple(compiled))
+    return CompiledFlow(document["uuid"], document["name"], version, float(settings.get("timeoutSeconds", 300)),
+                        settings.get("historyLevel", "ERRORED_WITH_DATA"), float(settings.get("retentionHours", 24)),
+                        tuple(compiled), edges)
 
 
 def topological_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -227,3 +333,4 @@ def topological_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[st
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+

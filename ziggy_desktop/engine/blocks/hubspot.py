@@ -1,0 +1,1 @@
+"""hubspot_read and hubspot_write: HubSpot CRM v3 objects, batched, rate limited, retried."""

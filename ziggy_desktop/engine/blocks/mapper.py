@@ -1,0 +1,1 @@
+"""map: field mapping and transforms with the safe expression language."""

@@ -1,0 +1,1 @@
+"""rest: HTTP requests with templates, paging, retries and a rate limit."""

@@ -1,0 +1,1 @@
+"""sql: SELECT/INSERT/UPDATE/DELETE/UPSERT/RAW with bound parameters through SQLAlchemy."""
