@@ -35,6 +35,7 @@ class Runtime:
     server: "ApiServer | None"
     db_pool: ThreadPoolExecutor
     api_error: str | None = None
+    stop_housekeeping: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -47,6 +48,8 @@ class Runtime:
         settings = self.services.settings
         grace = settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         log.info("shutting down: refusing new runs, giving running runs %.0f s", grace)
+        if self.stop_housekeeping is not None:
+            self.stop_housekeeping.set()
         if self.services.queue is not None:
             self.services.queue.stop(grace)
         if self.server is not None:
@@ -71,7 +74,8 @@ def start_runtime(settings: Settings, *, require_api: bool = True) -> Runtime:
     assert services.queue is not None
     db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ziggy-api-db")
     server: ApiServer | None = ApiServer(ServerContext(settings, services.executions, services.queue,
-                                                       services.flows, db_pool, __version__))
+                                                       services.flows, db_pool, __version__,
+                                                       named_queues=services.named_queues))
     api_error = None
     try:
         server.bind()
@@ -82,13 +86,36 @@ def start_runtime(settings: Settings, *, require_api: bool = True) -> Runtime:
             raise
         server, api_error = None, exc.message
         log.warning("API not started: %s", exc.message)
-    pruned = services.history.prune(settings.history_retention_days)
-    if pruned:
-        log.info("flushed %d run(s) older than %d days", pruned, settings.history_retention_days)
+    housekeep(services)
     services.queue.start(recover=True)
     if server is not None:
         server.start()
-    return Runtime(services, server, db_pool, api_error)
+    stop_housekeeping = threading.Event()
+    threading.Thread(target=_housekeeping_loop, args=(services, stop_housekeeping), name="ziggy-housekeeping",
+                     daemon=True).start()
+    return Runtime(services, server, db_pool, api_error, stop_housekeeping)
+
+
+HOUSEKEEPING_INTERVAL = 600.0
+
+
+def housekeep(services: Services) -> None:
+    """Flush runs past the global retention (days) and past their flow's TIME_LIMITED_* retention (hours)."""
+    days = services.settings.history_retention_days
+    pruned = services.history.prune(days)
+    if pruned:
+        log.info("flushed %d run(s) older than %d days", pruned, days)
+    expired = services.history.prune_time_limited(services.flows.time_limited_retention())
+    if expired:
+        log.info("flushed %d run(s) past their flow's retention hours", expired)
+
+
+def _housekeeping_loop(services: Services, stop: threading.Event) -> None:
+    while not stop.wait(HOUSEKEEPING_INTERVAL):
+        try:
+            housekeep(services)
+        except Exception:  # noqa: BLE001 - a busy database now is fine next time
+            log.warning("history housekeeping failed", exc_info=True)
 
 
 def serve(settings: Settings) -> int:

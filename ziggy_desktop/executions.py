@@ -107,6 +107,7 @@ class ExecutionDetail:
     result: Any
     steps: list[dict[str, Any]]
     console: list[dict[str, Any]]
+    edges: list[dict[str, Any]] | None = None  # per-edge counts and samples; None when not kept
 
 
 @dataclass(frozen=True)
@@ -255,12 +256,12 @@ class ExecutionService:
     def detail(self, execution_id: str) -> ExecutionDetail:
         with self._engine.connect() as conn:
             row = conn.execute(select(*VIEW_COLUMNS, _executions.c.input_json, _executions.c.result_json,
-                                      _executions.c.steps_json, _executions.c.console_json)
+                                      _executions.c.steps_json, _executions.c.console_json, _executions.c.edges_json)
                                .where(_executions.c.execution_id == execution_id)).first()
         if row is None:
             raise NotFoundError(f"No execution has executionId {execution_id!r}.", code="EXECUTION_NOT_FOUND")
         return ExecutionDetail(view_from_row(row), _loads(row.input_json), _loads(row.result_json),
-                               _loads(row.steps_json) or [], _loads(row.console_json) or [])
+                               _loads(row.steps_json) or [], _loads(row.console_json) or [], _loads(row.edges_json))
 
     def queue_position(self, execution_id: str) -> int | None:
         if self.queue is not None:

@@ -222,6 +222,13 @@ class FlowService:
                                        _flows.c.created_at, _flows.c.updated_at).order_by(_flows.c.name))
             return [_summary(r) for r in rows]
 
+    def time_limited_retention(self) -> dict[str, float]:
+        """uuid -> retentionHours of the flows whose history level is TIME_LIMITED_*."""
+        with self._engine.connect() as conn:
+            documents = [json.loads(row.document) for row in conn.execute(select(_flows.c.document))]
+        return {d["uuid"]: float(d["settings"].get("retentionHours", DEFAULT_SETTINGS["retentionHours"]))
+                for d in documents if d.get("settings", {}).get("historyLevel", "").startswith("TIME_LIMITED")}
+
     def get_document(self, flow_uuid: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
             row = conn.execute(select(_flows.c.document).where(_flows.c.uuid == flow_uuid.strip().lower())).first()
@@ -253,6 +260,14 @@ class FlowService:
         with self._lock:
             flow = self._compiled.get(flow_uuid)
         return flow if flow is not None and flow.version == version else None
+
+    def queue_name_of(self, flow_uuid: str, version: int | None) -> str | None:
+        """The named queue the flow's receiver selects (the cached compile when it is current)."""
+        flow = self.cached(flow_uuid, version)
+        if flow is None:
+            with self._engine.connect() as conn:
+                flow = self.compiled(conn, flow_uuid)
+        return flow.queue_name
 
     def compiled(self, conn, flow_uuid: str) -> CompiledFlow:
         """The executable flow, recompiled only when its stored version changed."""

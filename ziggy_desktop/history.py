@@ -104,6 +104,12 @@ class HistoryService:
         cutoff = (time.time() if now is None else now) - retention_days * 86400
         return self.flush(HistoryFilter(until=cutoff))
 
+    def prune_time_limited(self, retention_hours_by_flow: dict[str, float], now: float | None = None) -> int:
+        """Flush the finished runs of TIME_LIMITED_* flows older than each flow's retentionHours."""
+        now = time.time() if now is None else now
+        return sum(self.flush(HistoryFilter(flow_uuid=flow_uuid, until=now - hours * 3600))
+                   for flow_uuid, hours in retention_hours_by_flow.items())
+
     def flush(self, history_filter: HistoryFilter) -> int:
         """Delete the finished runs the filter matches; queued and running runs are never flushed."""
         with write_transaction(self._engine) as conn:

@@ -17,6 +17,7 @@ from .executions import ExecutionService
 from .flows import FlowService
 from .history import HistoryService
 from .keys import KeyService
+from .named_queues import NamedQueueStore
 from .owner_lock import OwnerLock
 from .system_queue import SystemQueue
 
@@ -38,6 +39,7 @@ class Services:
     events: EventBus
     executions: ExecutionService
     history: HistoryService
+    named_queues: NamedQueueStore
     queue: SystemQueue | None = None
     lock: OwnerLock | None = None
 
@@ -71,6 +73,7 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
     writer.start()
     flows = FlowService(engine)
     events = EventBus()
+    named_queues = NamedQueueStore(engine)
     lock = None
     queue = None
     if run_flows is not False:
@@ -81,7 +84,7 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
             lock = None
         if lock is not None:
             queue = SystemQueue(engine, writer, flows, events, settings.max_concurrent_jobs,
-                                settings.max_system_queue_size)
+                                settings.max_system_queue_size, named_queues=named_queues)
     executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size)
     return Services(settings, engine, writer, KeyService(engine), flows, events, executions, HistoryService(engine),
-                    queue, lock)
+                    named_queues, queue, lock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import threading
@@ -21,6 +22,7 @@ from .errors import QueueFullError, ShuttingDownError, ZiggyError
 from .events import EventBus, ExecutionEvent
 from .flows import FlowService, keeps_data
 from .models import Execution
+from .named_queues import Gate, NamedQueueStore, QueueSettings
 
 log = logging.getLogger("ziggy.queue")
 _executions = Execution.__table__
@@ -44,12 +46,16 @@ class QueueItem:
     use_test_data: bool = False
 
 
+Lane = str | None  # a named queue, or None for runs only the system queue orders
+
+
 @dataclass
 class _Running:
     item: QueueItem
     ctx: RunContext
     started_at: float
     done: threading.Event
+    lane: Lane = None
 
 
 def _item_from_row(row) -> QueueItem:
@@ -61,10 +67,14 @@ class SystemQueue:
 
     The database is the truth (every item is a committed QUEUED row before it gets here); the
     in-memory FIFO only orders and hands out work, so a crash loses nothing.
+
+    Runs of flows whose receiver names a queue wait in that queue's lane: its gate starts at most
+    `rate` of them a second and none while paused. Across lanes the oldest startable run goes first.
     """
 
     def __init__(self, engine: Engine, writer: DatabaseWriter, flows: FlowService, events: EventBus,
-                 max_jobs: int, max_backlog: int, resources: RunResources | None = None):
+                 max_jobs: int, max_backlog: int, resources: RunResources | None = None,
+                 named_queues: NamedQueueStore | None = None):
         self._engine = engine
         self._resources = resources or RunResources()
         self._writer = writer
@@ -73,7 +83,9 @@ class SystemQueue:
         self.max_jobs = max_jobs
         self.max_backlog = max_backlog
         self._cond = threading.Condition()
-        self._queued: OrderedDict[str, QueueItem] = OrderedDict()
+        self._lanes: dict[Lane, OrderedDict[str, QueueItem]] = {None: OrderedDict()}
+        self._gates: dict[str, Gate] = {}
+        self._named_queues = named_queues
         self._running: dict[str, _Running] = {}
         # Rows the command line queued after this seq are picked up by the poller (see _poll).
         self._poll_watermark = 0
@@ -90,6 +102,7 @@ class SystemQueue:
 
     def start(self, *, recover: bool = True, poll_interval: float | None = 0.5) -> None:
         """Start the workers; with `recover`, finish interrupted runs and resume queued ones."""
+        self.refresh_named_queues()
         if recover:
             self._recover()
         for index in range(self.max_jobs):
@@ -165,10 +178,11 @@ class SystemQueue:
 
     def enqueue(self, item: QueueItem) -> None:
         """Add a committed QUEUED run; one already waiting or running here is ignored."""
+        lane = self._lane_for(item) if self._gates else None
         with self._cond:
-            if item.execution_id in self._queued or item.execution_id in self._running:
+            if item.execution_id in self._running or any(item.execution_id in fifo for fifo in self._lanes.values()):
                 return
-            self._queued[item.execution_id] = item
+            self._lanes.setdefault(lane, OrderedDict())[item.execution_id] = item
             self._cond.notify()
         self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, QUEUED,
                                          trigger=item.trigger, mode=item.mode))
@@ -179,7 +193,15 @@ class SystemQueue:
         Only CLI rows: every other launch is enqueued by this process itself. SQLite commits writers
         one at a time, so CLI rows become visible in seq order and a watermark never skips one.
         """
+        next_refresh = time.monotonic()
         while not self._stop_polling.wait(interval):
+            if self._named_queues is not None and time.monotonic() >= next_refresh:
+                # The CLI or another window may have changed a queue's rate or paused it.
+                next_refresh = time.monotonic() + 2.0
+                try:
+                    self.refresh_named_queues()
+                except Exception:  # noqa: BLE001 - a busy database now is fine next time
+                    log.debug("named queue refresh failed", exc_info=True)
             try:
                 with self._engine.connect() as conn:
                     rows = conn.execute(_QUEUED_ROWS.where(_executions.c.trigger == "CLI",
@@ -192,10 +214,85 @@ class SystemQueue:
                 self._poll_watermark = row.seq
                 self.enqueue(_item_from_row(row))
 
+    # -- named queues ------------------------------------------------------------------------------
+
+    def refresh_named_queues(self) -> None:
+        if self._named_queues is not None:
+            self.apply_named_queues(self._named_queues.list())
+
+    def apply_named_queues(self, queues: list[QueueSettings]) -> None:
+        """Use these rates and pauses from now on; a queue's pacing carries over a change of rate."""
+        with self._cond:
+            gates = {}
+            for settings in queues:
+                gate = self._gates.get(settings.name) or Gate(settings)
+                gate.settings = settings
+                gates[settings.name] = gate
+            self._gates = gates
+            self._cond.notify_all()
+
+    def _lane_for(self, item: QueueItem) -> Lane:
+        try:
+            name = self._flows.queue_name_of(item.flow_uuid, item.flow_version)
+        except Exception:  # noqa: BLE001 - an unreadable flow fails when it runs, with a message
+            log.debug("no queue name for flow %s", item.flow_uuid, exc_info=True)
+            return None
+        return name if name in self._gates else None
+
+    def _pick(self) -> tuple[QueueItem | None, Lane, float | None]:
+        """The oldest run that may start now and its lane, or (None, None, seconds until one may;
+        None: not before something changes)."""
+        if len(self._lanes) == 1:
+            fifo = self._lanes[None]
+            return (fifo.popitem(last=False)[1], None, None) if fifo else (None, None, None)
+        now = time.monotonic()
+        best: QueueItem | None = None
+        best_lane: Lane = None
+        wait: float | None = None
+        for lane, fifo in self._lanes.items():
+            if not fifo:
+                continue
+            head = next(iter(fifo.values()))
+            gate = self._gates.get(lane) if lane is not None else None
+            if gate is not None:
+                seconds = gate.wait_seconds(now)
+                if seconds is None:
+                    continue
+                if seconds > 0:
+                    wait = seconds if wait is None else min(wait, seconds)
+                    continue
+            if best is None or head.seq < best.seq:
+                best, best_lane = head, lane
+        if best is None:
+            return None, None, wait
+        fifo = self._lanes[best_lane]
+        del fifo[best.execution_id]
+        if best_lane is not None:
+            if best_lane in self._gates:
+                self._gates[best_lane].take(now)
+            if not fifo:
+                del self._lanes[best_lane]
+        return best, best_lane, None
+
+    def named_queue_view(self) -> list[dict]:
+        """Each named queue with its settings, waiting and running runs (for system-queue-list)."""
+        with self._cond:
+            running: dict[Lane, int] = {}
+            for run in self._running.values():
+                running[run.lane] = running.get(run.lane, 0) + 1
+            return [{**gate.settings.to_json(), "depth": len(self._lanes.get(name, ())),
+                     "running": running.get(name, 0)} for name, gate in sorted(self._gates.items())]
+
     # -- views -----------------------------------------------------------------------------------
 
+    def _all_queued(self):
+        """Every waiting run, oldest first, across lanes (call with the lock held)."""
+        if len(self._lanes) == 1:
+            return iter(self._lanes[None].values())
+        return heapq.merge(*(fifo.values() for fifo in self._lanes.values()), key=lambda item: item.seq)
+
     def depth(self) -> int:
-        return len(self._queued)
+        return sum(len(fifo) for fifo in self._lanes.values())
 
     def running_count(self) -> int:
         return len(self._running)
@@ -205,8 +302,8 @@ class SystemQueue:
         with self._cond:
             if execution_id in self._running:
                 return 0
-            for index, queued_id in enumerate(self._queued):
-                if queued_id == execution_id:
+            for index, item in enumerate(self._all_queued()):
+                if item.execution_id == execution_id:
                     return index + 1
         return None
 
@@ -215,26 +312,31 @@ class SystemQueue:
         with self._cond:
             running = [(r.item, r.started_at) for r in self._running.values()]
             queued = []
-            for item in self._queued.values():
+            for item in self._all_queued():
                 if len(queued) >= limit:
                     break
                 queued.append(item)
-            return running, queued, len(self._queued)
+            return running, queued, self.depth()
 
     # -- kill ------------------------------------------------------------------------------------
 
     def kill_queued(self, execution_id: str, reason: str = "removed from the system queue") -> bool:
         """Drop a queued run and record it KILLED; False when it is not waiting in this queue."""
         with self._cond:
-            item = self._queued.pop(execution_id, None)
+            item, lane = None, None
+            for lane, fifo in self._lanes.items():
+                item = fifo.pop(execution_id, None)
+                if item is not None:
+                    break
         if item is None:
             return False
         try:
             self._writer.run(self._finish_op(item, KILLED, reason, None, None, ms=0, steps=[], console=[]))
         except BaseException:
             with self._cond:  # not recorded: it is still queued, at the head where it was
-                self._queued[execution_id] = item
-                self._queued.move_to_end(execution_id, last=False)
+                fifo = self._lanes.setdefault(lane, OrderedDict())
+                fifo[execution_id] = item
+                fifo.move_to_end(execution_id, last=False)
                 self._cond.notify()
             raise
         self._events.emit(ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, FINISHED, KILLED,
@@ -256,14 +358,16 @@ class SystemQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while self._accepting and not self._queued:
-                    self._cond.wait()
-                if not self._accepting:
-                    return
-                _, item = self._queued.popitem(last=False)
+                while True:
+                    if not self._accepting:
+                        return
+                    item, lane, wait = self._pick()
+                    if item is not None:
+                        break
+                    self._cond.wait(wait)
                 ctx = RunContext(item.execution_id, item.mode, None, False, resources=self._resources,
                                  flow_uuid=item.flow_uuid, flow_name=item.flow_name)
-                running = _Running(item, ctx, time.time(), threading.Event())
+                running = _Running(item, ctx, time.time(), threading.Event(), lane)
                 self._running[item.execution_id] = running
             try:
                 self._execute(running)

@@ -18,6 +18,7 @@ from ..config import Settings, is_loopback_name
 from ..errors import ValidationError, ZiggyError
 from ..executions import ExecutionService
 from ..flows import FlowService
+from ..named_queues import NamedQueueStore
 from ..system_queue import SystemQueue
 
 log = logging.getLogger("ziggy.server")
@@ -36,6 +37,7 @@ class ServerContext:
     flows: FlowService
     db_pool: Executor  # SQLite reads run here so the loop never waits on the database
     version: str
+    named_queues: NamedQueueStore | None = None
 
 
 def host_name(host_header: str) -> str:

@@ -148,7 +148,7 @@ class ExecutionDetailHandler(AuthenticatedHandler):
                 "reason": view.reason, "failedBlock": view.failed_block, "createdAt": iso_utc(view.created_at),
                 "startedAt": iso_utc(view.started_at), "finishedAt": iso_utc(view.finished_at), "ms": view.ms,
                 "queuePosition": self.ctx.executions.queue_position(execution_id),
-                "input": detail.input, "result": detail.result, "steps": detail.steps,
+                "input": detail.input, "result": detail.result, "steps": detail.steps, "edges": detail.edges,
                 "console": [{**line, "at": iso_utc(line["at"])} for line in detail.console],
                 "audit": []}
         self.write_json(data)
@@ -201,7 +201,54 @@ class QueueListHandler(AuthenticatedHandler):
             "running": [item_json(item, "RUNNING", 0, started) for item, started in running],
             "queued": [item_json(item, "QUEUED", index + 1) for index, item in enumerate(queued)],
             "queuedTotal": total, "maxConcurrentJobs": self.ctx.queue.max_jobs,
+            "namedQueues": self.ctx.queue.named_queue_view(),
         })
+
+
+class NamedQueuesHandler(AuthenticatedHandler):
+    """GET /api/ziggy/queues (all named queues), PUT/DELETE /api/ziggy/queues/<name> (create, change, remove)."""
+
+    SUPPORTED_METHODS = ("GET", "PUT", "DELETE")
+
+    async def get(self, name: str | None = None) -> None:
+        await self.authenticate()
+        views = {view["name"]: view for view in self.ctx.queue.named_queue_view()}
+        queues = await self.in_db_thread(self.ctx.named_queues.list)
+        items = [views.get(q.name, {**q.to_json(), "depth": 0, "running": 0}) for q in queues]
+        if name is None:
+            self.write_json({"queues": items})
+            return
+        match = next((item for item in items if item["name"] == name), None)
+        if match is None:
+            await self.in_db_thread(self.ctx.named_queues.get, name)  # raises the 404
+        self.write_json(match)
+
+    async def put(self, name: str | None = None) -> None:
+        await self.authenticate()
+        if name is None:
+            raise ValidationError("Name the queue in the path: PUT /api/ziggy/queues/<name>.", code="QUEUE_NAME_MISSING")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or set(body) - {"ratePerSecond", "paused"}:
+            raise ValidationError('Send a JSON object with "ratePerSecond" (0: no limit) and/or "paused" '
+                                  '(true/false).', code="INVALID_QUEUE")
+        paused = body.get("paused")
+        if paused is not None and not isinstance(paused, bool):
+            raise ValidationError('"paused" must be true or false.', code="INVALID_QUEUE")
+        saved = await self.in_db_thread(self.ctx.named_queues.save, name, body.get("ratePerSecond"), paused)
+        await self.in_db_thread(self.ctx.queue.refresh_named_queues)
+        self.write_json(saved.to_json())
+
+    async def delete(self, name: str | None = None) -> None:
+        await self.authenticate()
+        if name is None:
+            raise ValidationError("Name the queue in the path: DELETE /api/ziggy/queues/<name>.",
+                                  code="QUEUE_NAME_MISSING")
+        await self.in_db_thread(self.ctx.named_queues.delete, name)
+        await self.in_db_thread(self.ctx.queue.refresh_named_queues)
+        self.set_status(204)
 
 
 class KillHandler(AuthenticatedHandler):
@@ -238,6 +285,8 @@ def make_routes(ctx: ServerContext) -> list[tuple]:
         (r"/api/ziggy/executions/(.+)", ExecutionDetailHandler, args),
         (r"/api/ziggy/system-queue-size", QueueSizeHandler, args),
         (r"/api/ziggy/system-queue-list", QueueListHandler, args),
+        (r"/api/ziggy/queues", NamedQueuesHandler, args),
+        (r"/api/ziggy/queues/([^/]+)", NamedQueuesHandler, args),
         (r"/api/ziggy/kill-system-queue-item/(.+)", KillHandler, {**args, "allow_running": False}),
         (r"/api/ziggy/kill-flow/(.+)", KillHandler, {**args, "allow_running": True}),
     ]

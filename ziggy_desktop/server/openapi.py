@@ -21,6 +21,10 @@ def _id_param(description: str) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 
 
+_queue_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+                "description": "The queue's name"}
+
+
 def openapi_document(version: str, base_url: str) -> dict[str, Any]:
     launched = {"$ref": "#/components/schemas/Launched"}
     execution_ref = {"$ref": "#/components/schemas/ExecutionRef"}
@@ -114,6 +118,27 @@ def openapi_document(version: str, base_url: str) -> dict[str, Any]:
                 "parameters": [{"name": "limit", "in": "query",
                                 "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}],
                 "responses": {"200": _ok("The queue", {"type": "object"}), "401": _error("Bad key")}}},
+            "/api/ziggy/queues": {"get": {
+                "summary": "Named queues with their rate, pause, waiting and running runs", "operationId": "listQueues",
+                "security": _KEY_SECURITY,
+                "responses": {"200": _ok("The named queues", {"type": "object"}), "401": _error("Bad key")}}},
+            "/api/ziggy/queues/{name}": {
+                "get": {"summary": "One named queue", "operationId": "getQueue", "security": _KEY_SECURITY,
+                        "parameters": [_queue_param],
+                        "responses": {"200": _ok("The queue", {"type": "object"}), "401": _error("Bad key"),
+                                      "404": _error("Unknown queue")}},
+                "put": {"summary": "Create a named queue or change its rate limit / pause it",
+                        "operationId": "saveQueue", "security": _KEY_SECURITY, "parameters": [_queue_param],
+                        "requestBody": {"content": {"application/json": {"schema": {
+                            "type": "object", "additionalProperties": False,
+                            "properties": {"ratePerSecond": {"type": "number", "minimum": 0},
+                                           "paused": {"type": "boolean"}}}}}},
+                        "responses": {"200": _ok("Saved", {"type": "object"}), "400": _error("Bad settings"),
+                                      "401": _error("Bad key")}},
+                "delete": {"summary": "Remove a named queue (its waiting runs go on unthrottled)",
+                           "operationId": "deleteQueue", "security": _KEY_SECURITY, "parameters": [_queue_param],
+                           "responses": {"204": {"description": "Removed"}, "401": _error("Bad key"),
+                                         "404": _error("Unknown queue")}}},
             "/api/ziggy/kill-system-queue-item/{executionId}": {"delete": {
                 "summary": "Drop a queued run (it ends KILLED)", "operationId": "killQueued",
                 "security": _KEY_SECURITY, "parameters": [_id_param("A queued run")],
