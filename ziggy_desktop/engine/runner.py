@@ -214,7 +214,9 @@ class _Run:
             try:
                 self.emit(node, ERROR_PORT, [record])
             except _FlowFailed as path_failure:
-                if path_failure.block_id != spec.id:
+                # Reaching a terminator's error input is how an error path ends; anything else is a
+                # second failure worth telling.
+                if self.nodes[path_failure.block_id].spec.block_type.type != "terminator":
                     self.ctx.log(f"the error path of '{spec.name}' failed too: {path_failure.reason}")
         raise _FlowFailed(spec.id, reason)
 
