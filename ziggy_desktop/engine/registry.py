@@ -172,7 +172,9 @@ def _validate_fields(fields: tuple[ConfigField, ...], config: Any, where: str) -
     result: dict[str, Any] = {}
     for config_field in fields:
         value = config.get(config_field.name)
-        missing = value is None and config_field.kind != "json" or value == "" and config_field.required
+        # An optional connection/queue left empty in the editor means "none" (its default), not a bad name.
+        blank_means_default = config_field.required or config_field.kind in ("connection", "queue")
+        missing = value is None and config_field.kind != "json" or value == "" and blank_means_default
         if config_field.name not in config or missing:
             if config_field.required:
                 raise ValidationError(f"{where}.{config_field.name} is required ({config_field.help})")
