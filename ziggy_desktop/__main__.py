@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -179,6 +180,8 @@ def _run_command(args: argparse.Namespace, services) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A frozen app starts its script workers by running itself: this turns such a start into the worker.
+    multiprocessing.freeze_support()
     args = _build_parser().parse_args(argv)
     from .config import load_settings
 
