@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from . import keys
+from .audit import AuditLine, AuditLog
 from .db import CompiledStatement, DatabaseWriter, WriteBatch
 from .errors import ConflictError, NotFoundError, QueueFullError, ValidationError
 from .models import Execution, Flow
@@ -108,6 +109,7 @@ class ExecutionDetail:
     steps: list[dict[str, Any]]
     console: list[dict[str, Any]]
     edges: list[dict[str, Any]] | None = None  # per-edge counts and samples; None when not kept
+    audit: list[AuditLine] = field(default_factory=list)  # the first lines its audit blocks wrote
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,12 @@ def _loads(text: str | None) -> Any:
 class ExecutionService:
     """Launch (committed before it is acknowledged), read status and detail, kill, re-run."""
 
-    def __init__(self, engine: Engine, writer: DatabaseWriter, queue: SystemQueue | None, max_backlog: int):
+    def __init__(self, engine: Engine, writer: DatabaseWriter, queue: SystemQueue | None, max_backlog: int,
+                 audit: AuditLog | None = None):
         self._engine = engine
         self._writer = writer
+        # The run detail shows the run's audit lines; the audit API reads through this too.
+        self.audit = audit or AuditLog(engine, writer)
         self.queue = queue  # None in a command-line process while a server owns the queue
         self._max_backlog = max_backlog
         # Every launch inserts a row: on SQLite it goes straight to the driver (lastrowid is the seq).
@@ -261,7 +266,8 @@ class ExecutionService:
         if row is None:
             raise NotFoundError(f"No execution has executionId {execution_id!r}.", code="EXECUTION_NOT_FOUND")
         return ExecutionDetail(view_from_row(row), _loads(row.input_json), _loads(row.result_json),
-                               _loads(row.steps_json) or [], _loads(row.console_json) or [], _loads(row.edges_json))
+                               _loads(row.steps_json) or [], _loads(row.console_json) or [], _loads(row.edges_json),
+                               self.audit.for_execution(execution_id))
 
     def queue_position(self, execution_id: str) -> int | None:
         if self.queue is not None:

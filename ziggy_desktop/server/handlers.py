@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from tornado.web import stream_request_body
 
+from ..audit import MAX_QUERY_LIMIT as MAX_AUDIT_LIMIT, parse_time
 from ..errors import ValidationError, ZiggyError
 from ..keys import missing_key_error
 from ..executions import (ExecutionView, LaunchRequest, body_fingerprint, check_execution_id, iso_utc,
@@ -150,8 +151,48 @@ class ExecutionDetailHandler(AuthenticatedHandler):
                 "queuePosition": self.ctx.executions.queue_position(execution_id),
                 "input": detail.input, "result": detail.result, "steps": detail.steps, "edges": detail.edges,
                 "console": [{**line, "at": iso_utc(line["at"])} for line in detail.console],
-                "audit": []}
+                "audit": [line.to_json() for line in detail.audit]}
         self.write_json(data)
+
+
+class AuditHandler(AuthenticatedHandler):
+    """GET /api/ziggy/audit: audit lines, newest first, filtered and paged with a cursor."""
+
+    SUPPORTED_METHODS = ("GET",)
+    TEXT_FILTERS = {"executionId": "execution_id", "flowUuid": "flow_uuid", "topic": "topic",
+                    "identifier": "identifier", "primaryKey": "primary_key", "cursor": "cursor"}
+    KNOWN = {*TEXT_FILTERS, "isError", "since", "until", "limit", "execution-key"}
+
+    def filters(self) -> dict[str, Any]:
+        unknown = sorted(set(self.request.query_arguments) - self.KNOWN)
+        if unknown:
+            raise ValidationError(f"Unknown audit filter(s) {', '.join(unknown)}; use "
+                                  f"{', '.join(sorted(self.KNOWN - {'execution-key'}))}.", code="INVALID_FILTER")
+        filters: dict[str, Any] = {}
+        for name, keyword in self.TEXT_FILTERS.items():
+            value = self.get_query_argument(name, "")
+            if value:
+                filters[keyword] = value.lower() if name == "flowUuid" else value
+        is_error = self.get_query_argument("isError", "").lower()
+        if is_error:
+            if is_error not in ("true", "false"):
+                raise ValidationError("isError must be true or false.", code="INVALID_FILTER")
+            filters["is_error"] = is_error == "true"
+        for name in ("since", "until"):
+            value = self.get_query_argument(name, "")
+            if value:
+                filters[name] = parse_time(value, name)
+        limit_text = self.get_query_argument("limit", "100")
+        if not re.fullmatch(r"[0-9]{1,4}", limit_text) or not 1 <= int(limit_text) <= MAX_AUDIT_LIMIT:
+            raise ValidationError(f"limit must be a whole number from 1 to {MAX_AUDIT_LIMIT}.", code="INVALID_LIMIT")
+        filters["limit"] = int(limit_text)
+        return filters
+
+    async def get(self) -> None:
+        await self.authenticate()
+        filters = self.filters()
+        page = await self.in_db_thread(lambda: self.ctx.executions.audit.query(**filters))
+        self.write_json({"items": [line.to_json() for line in page.items], "nextCursor": page.next_cursor})
 
 
 class HealthHandler(BaseHandler):
@@ -289,6 +330,7 @@ def make_routes(ctx: ServerContext) -> list[tuple]:
         (r"/api/ziggy/queues/([^/]+)", NamedQueuesHandler, args),
         (r"/api/ziggy/kill-system-queue-item/(.+)", KillHandler, {**args, "allow_running": False}),
         (r"/api/ziggy/kill-flow/(.+)", KillHandler, {**args, "allow_running": True}),
+        (r"/api/ziggy/audit", AuditHandler, args),
     ]
 
 

@@ -25,6 +25,24 @@ _queue_param = {"name": "name", "in": "path", "required": True, "schema": {"type
                 "description": "The queue's name"}
 
 
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+_AUDIT_PARAMETERS = [
+    _query("executionId", "Lines of one run", {"type": "string"}),
+    _query("flowUuid", "Lines of one flow", {"type": "string"}),
+    _query("topic", "Exact topic", {"type": "string"}),
+    _query("identifier", "Exact identifier", {"type": "string"}),
+    _query("primaryKey", "Exact primary key", {"type": "string"}),
+    _query("isError", "Only error lines (true) or only the others (false)", {"type": "boolean"}),
+    _query("since", "Written at or after (ISO-8601; UTC when no offset)", {"type": "string", "format": "date-time"}),
+    _query("until", "Written before (ISO-8601; UTC when no offset)", {"type": "string", "format": "date-time"}),
+    _query("limit", "Lines per page", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+    _query("cursor", "The nextCursor of the previous page (opaque)", {"type": "string"}),
+]
+
+
 def openapi_document(version: str, base_url: str) -> dict[str, Any]:
     launched = {"$ref": "#/components/schemas/Launched"}
     execution_ref = {"$ref": "#/components/schemas/ExecutionRef"}
@@ -64,6 +82,17 @@ def openapi_document(version: str, base_url: str) -> dict[str, Any]:
                                "ms": {"type": "integer"}, "executionEnvironmentMode": {"enum": ["DEV", "PROD"]},
                                "createdAt": {"type": "string", "format": "date-time"},
                                "flowUuid": {"type": "string"}, "flowName": {"type": "string"}}},
+                "AuditLine": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "executionId": {"type": "string"}, "flowUuid": {"type": "string"},
+                    "blockId": {"type": "string"}, "topic": {"type": "string"},
+                    "identifier": {"type": ["string", "null"]}, "primaryKey": {"type": ["string", "null"]},
+                    "secondaryKey": {"type": ["string", "null"]},
+                    "data": {"description": "The record, when the block keeps data (null otherwise)"},
+                    "isError": {"type": "boolean"}, "createdAt": {"type": "string", "format": "date-time"}}},
+                "AuditPage": {"type": "object", "required": ["items", "nextCursor"], "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditLine"}},
+                    "nextCursor": {"type": ["string", "null"],
+                                   "description": "Pass as cursor for the next page; null on the last page"}}},
                 "Pending": {"type": "object", "required": ["executionId", "state"], "properties": {
                     "executionId": {"type": "string"}, "state": {"enum": ["QUEUED", "RUNNING"]},
                     "queuePosition": {"type": ["integer", "null"]}}},
@@ -151,5 +180,10 @@ def openapi_document(version: str, base_url: str) -> dict[str, Any]:
                               "202": _ok("Asked to stop; still finishing its step", execution_ref),
                               "401": _error("Bad key"), "404": _error("Unknown id"),
                               "409": _error("Already finished")}}},
+            "/api/ziggy/audit": {"get": {
+                "summary": "Audit lines written by audit blocks, newest first", "operationId": "auditLines",
+                "security": _KEY_SECURITY, "parameters": _AUDIT_PARAMETERS,
+                "responses": {"200": _ok("One page of lines", {"$ref": "#/components/schemas/AuditPage"}),
+                              "400": _error("A bad filter, limit or cursor"), "401": _error("Bad key")}}},
         },
     }
