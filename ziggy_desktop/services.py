@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from .audit import AuditLog
 from .config import Settings
+from .data_store import DataStore
 from .db import DatabaseWriter, create_db_engine, init_schema
+from .engine import RunResources
+from .engine.script_pool import ScriptPool
 from .errors import ZiggyError
 from .events import EventBus
 from .executions import ExecutionService
@@ -20,6 +25,7 @@ from .keys import KeyService
 from .named_queues import NamedQueueStore
 from .owner_lock import OwnerLock
 from .system_queue import SystemQueue
+from .vault import KEY_FILE_NAME, Vault
 
 log = logging.getLogger("ziggy.services")
 
@@ -27,6 +33,10 @@ log = logging.getLogger("ziggy.services")
 def owner_lock_path(settings: Settings) -> Path:
     sqlite_path = settings.sqlite_path
     return Path(f"{sqlite_path}.lock") if sqlite_path else settings.data_dir / "queue.lock"
+
+
+def vault_key_path(settings: Settings) -> Path:
+    return settings.data_dir / KEY_FILE_NAME
 
 
 @dataclass
@@ -40,6 +50,10 @@ class Services:
     executions: ExecutionService
     history: HistoryService
     named_queues: NamedQueueStore
+    vault: Vault
+    data_store: DataStore
+    audit: AuditLog
+    scripts: ScriptPool
     queue: SystemQueue | None = None
     lock: OwnerLock | None = None
 
@@ -47,6 +61,7 @@ class Services:
         """Stop in order: no new runs, running runs get the grace period, then the database closes."""
         if self.queue is not None:
             self.queue.stop(self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds)
+        self.scripts.close()
         self.writer.stop()
         self.engine.dispose()
         if self.lock is not None:
@@ -74,6 +89,12 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
     flows = FlowService(engine)
     events = EventBus()
     named_queues = NamedQueueStore(engine)
+    vault = Vault(engine, vault_key_path(settings))
+    data_store = DataStore(engine, writer)
+    audit = AuditLog(engine, writer)
+    # Script workers are processes: a few are plenty, they are reused between calls.
+    scripts = ScriptPool(max_workers=max(2, min(4, os.cpu_count() or 2)))
+    resources = RunResources(vault=vault, data_store=data_store, audit=audit, scripts=scripts)
     lock = None
     queue = None
     if run_flows is not False:
@@ -84,7 +105,7 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
             lock = None
         if lock is not None:
             queue = SystemQueue(engine, writer, flows, events, settings.max_concurrent_jobs,
-                                settings.max_system_queue_size, named_queues=named_queues)
+                                settings.max_system_queue_size, resources=resources, named_queues=named_queues)
     executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size)
     return Services(settings, engine, writer, KeyService(engine), flows, events, executions, HistoryService(engine),
-                    named_queues, queue, lock)
+                    named_queues, vault, data_store, audit, scripts, queue, lock)
