@@ -56,6 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--execution-id", help="your id for this run (default: a new UUID)")
     run.add_argument("--wait", action="store_true", help="wait for the run to finish and print its status")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait with --wait (default 3600)")
+    _add_vault_commands(commands)
     return parser
 
 
@@ -179,6 +180,215 @@ def _run_command(args: argparse.Namespace, services) -> int:
     return EXIT_OK
 
 
+def _add_vault_commands(commands) -> None:
+    """`secrets` and `connections`: values come from a prompt, stdin or the environment, never from argv
+    (where shell history and `ps` would keep them)."""
+    secrets = commands.add_parser("secrets", help="manage secrets (DEV/PROD values, never shown)").add_subparsers(
+        dest="secrets_command", metavar="ACTION", required=True)
+    secrets_list = secrets.add_parser("list", help="list secrets: names and which modes have a value")
+    secrets_list.add_argument("--json", action="store_true")
+    secret_set = secrets.add_parser(
+        "set", help="create or replace a secret; the values are asked for (hidden), or read with --dev-stdin/"
+                    "--dev-env and --prod-stdin/--prod-env; an empty PROD value means PROD runs use DEV's")
+    secret_set.add_argument("name")
+    secret_set.add_argument("--description", help="what it is for (default: keep the current one)")
+    for mode in ("dev", "prod"):
+        source = secret_set.add_mutually_exclusive_group()
+        source.add_argument(f"--{mode}-stdin", action="store_true",
+                            help=f"read the {mode.upper()} value from one line of stdin (DEV's line first)")
+        source.add_argument(f"--{mode}-env", metavar="VAR",
+                            help=f"take the {mode.upper()} value from the environment variable VAR")
+    secrets.add_parser("delete", help="delete a secret").add_argument("name")
+
+    connections = commands.add_parser("connections", help="manage connections (HubSpot, SQL, REST)").add_subparsers(
+        dest="connections_command", metavar="ACTION", required=True)
+    connections_list = connections.add_parser("list", help="list connections (credentials never shown)")
+    connections_list.add_argument("--kind", choices=("hubspot", "sql", "rest"))
+    connections_list.add_argument("--json", action="store_true")
+    connection_set = connections.add_parser(
+        "set", help="create or replace a connection; secret fields (token, password, headerValue, and the sql "
+                    "url) are asked for (hidden), or read with --dev-stdin/--dev-env (--prod-... for PROD)")
+    connection_set.add_argument("name")
+    connection_set.add_argument("--kind", required=True, choices=("hubspot", "sql", "rest"))
+    connection_set.add_argument("--description", help="what it is for (default: keep the current one)")
+    connection_set.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                                help="a DEV field that is not secret, e.g. baseUrl=https://api.example.com, "
+                                     "authType=bearer, username=..., headerName=...")
+    connection_set.add_argument("--prod-field", action="append", default=[], metavar="KEY=VALUE",
+                                help="a PROD field that is not secret (PROD fields left out use DEV's)")
+    for mode in ("dev", "prod"):
+        # One list for both modes, so stdin lines are read in the order the options were given.
+        connection_set.add_argument(f"--{mode}-stdin", action="append", dest="stdin_fields", default=[],
+                                    metavar="FIELD", type=lambda field, m=mode.upper(): (m, field),
+                                    help=f"read the {mode.upper()} secret FIELD from one line of stdin")
+        connection_set.add_argument(f"--{mode}-env", action="append", dest=f"{mode}_env", default=[],
+                                    metavar="FIELD=VAR", help=f"take the {mode.upper()} secret FIELD from the "
+                                                              f"environment variable VAR")
+    connections.add_parser("delete", help="delete a connection").add_argument("name")
+
+
+def _vault(services):
+    vault = getattr(services, "vault", None)
+    if vault is None:
+        from .vault import Vault, key_file_path
+
+        vault = Vault(services.engine, key_file_path(services.settings.data_dir))
+    return vault
+
+
+def _stdin_line(what: str) -> str:
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise ZiggyError(f"stdin ended before the {what}; give one line per --dev-stdin/--prod-stdin option.")
+    return line.rstrip("\r\n")
+
+
+def _env_value(variable: str, option: str) -> str:
+    import os
+
+    value = os.environ.get(variable)
+    if value is None:
+        raise ZiggyError(f"{option}: the environment variable {variable!r} is not set.")
+    return value
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _prompt(prompt: str) -> str:
+    import getpass
+
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise ZiggyError("No value was entered.") from None
+
+
+def _secrets_command(args: argparse.Namespace, services) -> int:
+    vault = _vault(services)
+    if args.secrets_command == "list":
+        infos = vault.list_secrets()
+        if args.json:
+            _print_json([{"name": s.name, "description": s.description, "dev": s.dev_set, "prod": s.prod_set,
+                          "readable": s.readable, "createdAt": _iso(s.created_at), "updatedAt": _iso(s.updated_at)}
+                         for s in infos])
+        elif not infos:
+            print("No secrets yet: 'ziggy-desktop secrets set NAME' adds one.", file=sys.stderr)
+        else:
+            print(f"{'NAME':<32} {'DEV':<4} {'PROD':<6} {'UPDATED':<26} DESCRIPTION")
+            for s in infos:
+                dev, prod = ("set", "set" if s.prod_set else "= DEV") if s.readable else ("?", "?")
+                note = "" if s.readable else "  (cannot be decrypted: set it again)"
+                print(f"{s.name[:32]:<32} {dev:<4} {prod:<6} {_iso(s.updated_at):<26} {s.description}{note}")
+    elif args.secrets_command == "set":
+        values = {}
+        for mode in ("dev", "prod"):
+            what = f"{mode.upper()} value of secret {args.name!r}"
+            if getattr(args, f"{mode}_stdin"):
+                values[mode] = _stdin_line(what)
+            elif getattr(args, f"{mode}_env"):
+                values[mode] = _env_value(getattr(args, f"{mode}_env"), f"--{mode}-env")
+            elif _interactive():
+                hint = " (empty: PROD runs use the DEV value)" if mode == "prod" else ""
+                values[mode] = _prompt(f"{what}{hint}: ")
+            elif mode == "dev":
+                raise ZiggyError(f"Give the {what} with --dev-stdin (one line on stdin) or --dev-env VAR; values are "
+                                 f"not taken as arguments, where shell history and ps would show them.")
+            else:
+                values[mode] = ""
+        description = args.description
+        if description is None:
+            description = next((s.description for s in vault.list_secrets() if s.name == args.name), "")
+        info = vault.set_secret(args.name, values["dev"], values["prod"], description=description)
+        modes = "DEV and PROD values" if info.prod_set else "DEV value (PROD runs use it too)"
+        print(f"Saved secret {info.name!r}: {modes}.", file=sys.stderr)
+    elif args.secrets_command == "delete":
+        vault.delete_secret(args.name)
+        print(f"Deleted secret {args.name!r}.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _pairs(items: list[str], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ZiggyError(f"{option} {item.split('=')[0]!r}: write it as KEY=VALUE.")
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def _connection_fields(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]]:
+    """The DEV and PROD fields of `connections set`, secret ones from stdin, the environment or a prompt."""
+    from .vault import CONNECTION_KINDS, REST_AUTH_FIELDS
+
+    spec = CONNECTION_KINDS[args.kind]
+    fields: dict[str, dict[str, str]] = {"DEV": {}, "PROD": {}}
+    for mode, option in (("DEV", "--field"), ("PROD", "--prod-field")):
+        for key, value in _pairs(getattr(args, option[2:].replace("-", "_")), option):
+            if key in spec.secret:
+                raise ZiggyError(f"{key} is a secret field: give it with --{mode.lower()}-stdin {key}, "
+                                 f"--{mode.lower()}-env {key}=VAR or at the prompt, never on the command line.")
+            fields[mode][key] = value
+    for mode, key in args.stdin_fields:
+        fields[mode][key] = _stdin_line(f"{mode} {key} of connection {args.name!r}")
+    for mode in ("DEV", "PROD"):
+        option = f"--{mode.lower()}-env"
+        for key, variable in _pairs(getattr(args, f"{mode.lower()}_env"), option):
+            fields[mode][key] = _env_value(variable.strip(), option)
+    if _interactive():
+        # Ask for the secret fields this connection needs and that were not given another way.
+        needed = [f for f in spec.required if f in spec.secret]
+        if args.kind == "rest":
+            for mode in ("DEV", "PROD"):
+                auth = fields[mode].get("authType") or fields["DEV"].get("authType") or "none"
+                needed += [f for f in REST_AUTH_FIELDS.get(auth, ()) if f in spec.secret and f not in needed]
+        for mode in ("DEV", "PROD"):
+            hint = " (empty: use the DEV value)" if mode == "PROD" else ""
+            for key in needed:
+                if key not in fields[mode]:
+                    fields[mode][key] = _prompt(f"{mode} {key} of connection {args.name!r}{hint}: ")
+    return fields["DEV"], fields["PROD"]
+
+
+def _connections_command(args: argparse.Namespace, services) -> int:
+    vault = _vault(services)
+    if args.connections_command == "list":
+        infos = vault.list_connections(args.kind)
+        if args.json:
+            _print_json([{"name": c.name, "kind": c.kind, "description": c.description, "dev": c.dev,
+                          "prod": c.prod, "readable": c.readable, "createdAt": _iso(c.created_at),
+                          "updatedAt": _iso(c.updated_at)} for c in infos])
+        elif not infos:
+            print("No connections yet: 'ziggy-desktop connections set NAME --kind KIND' adds one.", file=sys.stderr)
+        else:
+            print(f"{'NAME':<24} {'KIND':<8} {'TARGET (DEV)':<40} {'PROD OWN FIELDS':<24} {'UPDATED':<26} "
+                  f"DESCRIPTION")
+            for c in infos:
+                prod = (", ".join(c.prod) or "= DEV") if c.readable else "?"
+                target = c.target if c.readable else "(cannot be decrypted: set it again)"
+                print(f"{c.name[:24]:<24} {c.kind:<8} {target:<40} {prod:<24} {_iso(c.updated_at):<26} "
+                      f"{c.description}")
+    elif args.connections_command == "set":
+        from .errors import NotFoundError
+
+        dev, prod = _connection_fields(args)
+        description = args.description
+        if description is None:
+            try:
+                description = vault.get_connection_info(args.name).description
+            except NotFoundError:
+                description = ""
+        info = vault.set_connection(args.name, args.kind, dev, prod, description=description)
+        own = f"PROD sets {', '.join(info.prod)}" if info.prod else "PROD uses the DEV settings"
+        print(f"Saved {info.kind} connection {info.name!r} ({info.target}); {own}.", file=sys.stderr)
+    elif args.connections_command == "delete":
+        vault.delete_connection(args.name)
+        print(f"Deleted connection {args.name!r}.", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # A frozen app starts its script workers by running itself: this turns such a start into the worker.
     multiprocessing.freeze_support()
@@ -203,6 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _keys_command(args, services)
             if args.command == "flows":
                 return _flows_command(args, services)
+            if args.command == "secrets":
+                return _secrets_command(args, services)
+            if args.command == "connections":
+                return _connections_command(args, services)
             return _run_command(args, services)
         finally:
             services.close()
