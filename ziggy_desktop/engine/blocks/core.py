@@ -261,20 +261,20 @@ register(BlockType(
     inputs=("in",), outputs=("out",),
     config=(ConfigField("message", "string", "The line to write.", default=""),
             ConfigField("includeData", "boolean", "Append the incoming data as JSON.", default=False)),
-    impl=Console,
+    impl=Console, category="Utility",
 ))
 register(BlockType(
     "delay", "Delay", "Waits, then passes its input on; a kill or the flow's timeout interrupts the wait.",
     inputs=("in",), outputs=("out",),
     config=(ConfigField("ms", "integer", "How long to wait, in milliseconds.", required=True, minimum=0,
                         maximum=86_400_000),),
-    impl=Delay,
+    impl=Delay, category="Utility",
 ))
 register(BlockType(
     "fail", "Fail", "Ends the run as FATAL with a message (for testing error paths).",
     inputs=("in",), outputs=(),
     config=(ConfigField("message", "string", "The error message.", default="Failed on purpose"),),
-    impl=Fail,
+    impl=Fail, category="Utility",
 ))
 register(BlockType(
     "branch", "Branch", "Sends each record to the output of the first condition it meets, else to `else`.",
@@ -293,7 +293,7 @@ register(BlockType(
             ConfigField("parentFields", "list", "Parent fields copied onto each item; [\"*\"] copies all.",
                         default=[], item_kind="string"),
             ConfigField("parentPrefix", "string", "Prefix for the copied parent fields.", default="parent_")),
-    impl=Iterator,
+    impl=Iterator, category="Transform",
 ))
 register(BlockType(
     "merger", "Merger", "Joins several paths into one.",
@@ -310,7 +310,7 @@ register(BlockType(
                         choices=("include", "exclude", "flatten")),
             ConfigField("keys", "list", "Fields (dots for nested) to keep or drop.", default=[], item_kind="string"),
             ConfigField("separator", "string", "Joins nested names when flattening.", default=".")),
-    impl=KeyFilter,
+    impl=KeyFilter, category="Transform",
 ))
 register(BlockType(
     "has_data", "Has Data", "Sends non-empty data to `data` and empty data (nothing, [], {}) to `empty`.",
@@ -322,7 +322,7 @@ register(BlockType(
     config=(ConfigField("name", "string", "The variable's name.", required=True),
             ConfigField("field", "string", "A field of the first record to keep (empty: the whole data).",
                         default="")),
-    impl=VariableSet,
+    impl=VariableSet, category="Variables",
 ))
 register(BlockType(
     "variable_get", "Get Variable", "Emits a variable, or sets it as a field on each record.",
@@ -330,5 +330,5 @@ register(BlockType(
     config=(ConfigField("name", "string", "The variable's name.", required=True),
             ConfigField("targetField", "string", "Put the value in this field of each record (empty: emit the "
                         "value instead of the data).", default="")),
-    impl=VariableGet,
+    impl=VariableGet, category="Variables",
 ))
