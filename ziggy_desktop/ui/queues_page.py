@@ -1,4 +1,4 @@
-"""The Queues page: the system queue live, running runs first, then waiting runs in order."""
+"""The Queues page: the system queue live (running runs first, then waiting runs in order) and the named queues."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
-                               QTableView, QVBoxLayout, QWidget)
+                               QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from .bridge import Background, EventBridge
 from .context import UiContext
+from .named_queues import NamedQueuesPanel
 from .style import local_time, status_color
 
 COLUMNS = ("State", "Position", "Execution ID", "Flow", "Mode", "Trigger", "Created", "Started")
 SHOWN_LIMIT = 1000
+NAMED_QUEUE_POLL_MS = 2000  # rates and pauses changed through the API or the CLI announce no event
 
 
 class QueueTableModel(QAbstractTableModel):
@@ -86,18 +88,35 @@ class QueuesPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.kill_button)
+        system = QWidget()
+        system_layout = QVBoxLayout(system)
+        system_layout.setContentsMargins(0, 0, 0, 0)
+        system_layout.addWidget(heading)
+        system_layout.addWidget(help_text)
+        system_layout.addLayout(top)
+        system_layout.addWidget(self.table, 1)
+        self.named_panel = NamedQueuesPanel(context, background)
+        self.named_panel.changed.connect(self._schedule)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(system)
+        self.splitter.addWidget(self.named_panel)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([440, 260])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(heading)
-        layout.addWidget(help_text)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self.refresh)
         bridge.executionsChanged.connect(self._schedule)
+        self._named_poll = QTimer(self)
+        self._named_poll.setInterval(NAMED_QUEUE_POLL_MS)
+        self._named_poll.timeout.connect(lambda: self.named_panel.refresh() if self.isVisible() else None)
+        self._named_poll.start()
         self.refresh()
 
     @Slot(list)
@@ -106,6 +125,7 @@ class QueuesPage(QWidget):
             self._timer.start()
 
     def refresh(self) -> None:
+        self.named_panel.refresh()
         queue = self.context.services.queue
         if queue is None:
             self.summary.setText("The queue is stopped.")
