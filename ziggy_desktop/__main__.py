@@ -57,7 +57,40 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true", help="wait for the run to finish and print its status")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait with --wait (default 3600)")
     _add_vault_commands(commands)
+
+    queues = commands.add_parser("queues", help="named queues: rate limits and pauses for the flows on them"
+                                 ).add_subparsers(dest="queues_command", metavar="ACTION", required=True)
+    queues_list = queues.add_parser("list", help="list named queues")
+    queues_list.add_argument("--json", action="store_true")
+    queue_set = queues.add_parser("set", help="create a queue or change it (a running server picks it up)")
+    queue_set.add_argument("name")
+    queue_set.add_argument("--rate", type=float, help="runs started per second at most (0: no limit)")
+    pause = queue_set.add_mutually_exclusive_group()
+    pause.add_argument("--pause", action="store_true", help="hold the queue's runs until --resume")
+    pause.add_argument("--resume", action="store_true")
+    queue_delete = queues.add_parser("delete", help="delete a queue (its waiting runs go on unthrottled)")
+    queue_delete.add_argument("name")
     return parser
+
+
+def _queues_command(args: argparse.Namespace, services) -> int:
+    store = services.named_queues
+    if args.queues_command == "list":
+        queues = store.list()
+        if args.json:
+            _print_json([q.to_json() for q in queues])
+        for queue in [] if args.json else queues:
+            rate = f"{queue.rate_per_second:g}/s" if queue.rate_per_second else "no limit"
+            print(f"{queue.name}\t{rate}\t{'paused' if queue.paused else 'running'}")
+    elif args.queues_command == "set":
+        paused = True if args.pause else False if args.resume else None
+        saved = store.save(args.name, args.rate, paused)
+        rate = f"{saved.rate_per_second:g} runs/s" if saved.rate_per_second else "no rate limit"
+        print(f"Saved queue {saved.name!r}: {rate}, {'paused' if saved.paused else 'running'}.", file=sys.stderr)
+    elif args.queues_command == "delete":
+        store.delete(args.name)
+        print(f"Deleted queue {args.name!r}.", file=sys.stderr)
+    return EXIT_OK
 
 
 def _print_json(data: Any) -> None:
@@ -417,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _secrets_command(args, services)
             if args.command == "connections":
                 return _connections_command(args, services)
+            if args.command == "queues":
+                return _queues_command(args, services)
             return _run_command(args, services)
         finally:
             services.close()
