@@ -12,7 +12,8 @@ import pytest
 from ziggy_desktop.engine import Block, BlockType, RunContext, compile_flow, run_flow, source_fields
 from ziggy_desktop.engine.registry import REGISTRY, ConfigField
 from ziggy_desktop.engine.runner import EDGE_SAMPLE_RECORDS
-from ziggy_desktop.executions import LaunchRequest
+from ziggy_desktop.errors import ValidationError
+from ziggy_desktop.executions import LaunchRequest, body_fingerprint
 from ziggy_desktop.flows import validate_flow
 
 from .blocks.test_core_blocks import graph
@@ -208,3 +209,20 @@ def test_a_long_run_reports_its_block_states_while_it_runs(start_server):
     assert by_block["end"]["recordsIn"] >= 1
     runtime.services.queue.kill_running(execution_id)
     assert runtime.services.executions.get(execution_id).termination_status == "KILLED"
+
+
+def test_a_run_whose_input_was_not_kept_cannot_be_rerun_and_says_why(start_server):
+    runtime = start_server()
+    document = make_flow(history_level="ERRORED_NO_DATA")
+    runtime.services.flows.save(document)
+    body = '{"email": "a@b.c"}'
+    request = LaunchRequest(document["uuid"], body_json=body, body_hash=body_fingerprint(json.loads(body), True),
+                            trigger="UI")
+    execution_id = runtime.services.executions.launch(request).view.execution_id
+    runtime.services.executions.wait_finished(execution_id, timeout=20)
+    with pytest.raises(ValidationError, match="input was not kept"):
+        runtime.services.executions.rerun(execution_id)
+    test_data_run = runtime.services.executions.launch(LaunchRequest(document["uuid"], trigger="UI",
+                                                                     use_test_data=True)).view.execution_id
+    runtime.services.executions.wait_finished(test_data_run, timeout=20)
+    assert runtime.services.executions.rerun(test_data_run).created  # test data is in the flow, not the run

@@ -237,6 +237,11 @@ class ExecutionService:
                                .where(_executions.c.execution_id == execution_id)).first()
         if row is None:
             raise NotFoundError(f"No execution has id {execution_id!r}.", code="EXECUTION_NOT_FOUND")
+        had_body = row.input_hash not in ("", body_fingerprint(None, has_body=False))
+        if row.input_json is None and had_body and not row.use_test_data:
+            raise ValidationError("This run's input was not kept (the flow's history level keeps no data for it), "
+                                  "so it cannot be re-run. Launch the flow again with its data.",
+                                  code="INPUT_NOT_KEPT")
         return self.launch(LaunchRequest(row.flow_uuid, row.mode, None, row.input_json, row.input_hash, "RERUN",
                                          use_test_data=row.use_test_data))
 
