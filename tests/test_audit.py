@@ -134,3 +134,13 @@ def test_parse_time_names_the_parameter():
     with pytest.raises(ValidationError) as caught:
         parse_time("yesterday", "until")
     assert caught.value.message.startswith("until must be an ISO-8601")
+
+
+def test_lines_the_database_does_not_take_in_time_are_a_clear_error(services):
+    from ziggy_desktop.db import DatabaseWriter
+    from ziggy_desktop.errors import ZiggyError
+
+    stalled = DatabaseWriter(services.engine)  # never started: nothing it is given is committed
+    with pytest.raises(ZiggyError) as caught:
+        AuditLog(services.engine, stalled, write_timeout=0.01).record_many([entry()])
+    assert caught.value.code == "DATABASE_BUSY"

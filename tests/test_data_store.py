@@ -137,3 +137,13 @@ def test_state_outlives_the_service(services, settings):
         assert DataStore(reopened.engine, reopened.writer).read("state", "lastId") == 7
     finally:
         reopened.close()
+
+
+def test_a_write_the_database_does_not_take_in_time_is_a_clear_error(services):
+    from ziggy_desktop.db import DatabaseWriter
+    from ziggy_desktop.errors import ZiggyError
+
+    stalled = DatabaseWriter(services.engine)  # never started: nothing it is given is committed
+    with pytest.raises(ZiggyError) as caught:
+        DataStore(services.engine, stalled, write_timeout=0.01).upsert("ns", "k", 1)
+    assert caught.value.code == "DATABASE_BUSY" and "retry" in caught.value.message

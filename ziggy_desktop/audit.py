@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
 from .db import DatabaseWriter
-from .errors import ValidationError
+from .errors import ValidationError, ZiggyError
 from .models import AuditRecord
 
 MAX_QUERY_LIMIT = 1000
@@ -195,7 +195,11 @@ class AuditLog:
             conn.execute(insert(_table), rows)
             return len(rows)
 
-        return self._writer.run(op, timeout=self._write_timeout)
+        try:
+            return self._writer.run(op, timeout=self._write_timeout)
+        except TimeoutError:  # the lines may still land; the caller must not assume either way
+            raise ZiggyError(f"The database did not take the audit lines within {self._write_timeout:g} s (it is "
+                             f"busy); retry the run later.", code="DATABASE_BUSY", http_status=503) from None
 
     def record(self, entry: AuditEntry) -> None:
         self.record_many([entry])

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .db import DatabaseWriter
-from .errors import ConflictError, NotFoundError, ValidationError
+from .errors import ConflictError, NotFoundError, ValidationError, ZiggyError
 from .models import DataStoreRecord
 
 MAX_NAMESPACE_CHARS = 200
@@ -156,8 +156,12 @@ class DataStore:
         checked = [(check_key(key), value) for key, value in items]
         if not checked:
             return []
-        return self._writer.run(lambda conn, _batch: _apply(conn, namespace, operation, checked, fail_if_exists),
-                                timeout=self._write_timeout)
+        try:
+            return self._writer.run(lambda conn, _batch: _apply(conn, namespace, operation, checked, fail_if_exists),
+                                    timeout=self._write_timeout)
+        except TimeoutError:  # the write may still land; the caller must not assume either way
+            raise ZiggyError(f"The database did not take the data store write within {self._write_timeout:g} s "
+                             f"(it is busy); retry the run later.", code="DATABASE_BUSY", http_status=503) from None
 
     # -- batch writes (one writer op each) -----------------------------------------------------
 

@@ -196,3 +196,33 @@ def test_bad_config_is_refused_naming_the_field(config, message):
     with pytest.raises(ValidationError) as caught:
         validate_flow(store_flow(**config))
     assert message in caught.value.message and "'ds'" in caught.value.message
+
+
+def test_a_kill_ends_a_run_waiting_on_a_busy_database(services):
+    import threading
+
+    from ziggy_desktop.db import DatabaseWriter
+
+    class StalledWriter(DatabaseWriter):
+        """Never started: a write waits as on a database that another process keeps locked."""
+
+        def __init__(self, engine):
+            super().__init__(engine)
+            self.waiting = threading.Event()
+
+        def run(self, op, timeout=None):
+            self.waiting.set()
+            return super().run(op, timeout)
+
+    writer = StalledWriter(services.engine)
+    compiled = compile_flow(validate_flow(store_flow(keyField="id")))
+    ctx = RunContext("e-kill", "DEV", [{"id": 1}], False, timeout_seconds=60,
+                     resources=RunResources(data_store=DataStore(services.engine, writer, write_timeout=30)))
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=run_flow(compiled, ctx)))
+    worker.start()
+    assert writer.waiting.wait(10), "the block never wrote"
+    ctx.kill("stop it")
+    worker.join(10)
+    assert not worker.is_alive()
+    assert outcome["result"].status == "KILLED" and outcome["result"].failed_block == "ds"

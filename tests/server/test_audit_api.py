@@ -130,5 +130,10 @@ def test_bad_filters_answer_400_saying_what_to_send(client, params, code, words)
     assert words in error["message"]
 
 
+def test_an_unknown_parameter_that_looks_like_a_key_is_not_echoed(client):
+    error = assert_error(audit(client, **{"zgy_" + "a1" * 20: "x"}), 400, "INVALID_FILTER")
+    assert "zgy_" not in error["message"] and "(a parameter)" in error["message"]
+
+
 def test_only_get_is_allowed(client):
     assert_error(client.request("POST", "/api/ziggy/audit", body={}), 405)

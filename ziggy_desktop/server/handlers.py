@@ -166,7 +166,9 @@ class AuditHandler(AuthenticatedHandler):
     def filters(self) -> dict[str, Any]:
         unknown = sorted(set(self.request.query_arguments) - self.KNOWN)
         if unknown:
-            raise ValidationError(f"Unknown audit filter(s) {', '.join(unknown)}; use "
+            # Names are echoed only when they look like names: a key pasted as a name is not repeated.
+            shown = [name if re.fullmatch(r"[A-Za-z-]{1,30}", name) else "(a parameter)" for name in unknown]
+            raise ValidationError(f"Unknown audit filter(s) {', '.join(shown)}; use "
                                   f"{', '.join(sorted(self.KNOWN - {'execution-key'}))}.", code="INVALID_FILTER")
         filters: dict[str, Any] = {}
         for name, keyword in self.TEXT_FILTERS.items():
