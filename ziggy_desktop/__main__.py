@@ -260,15 +260,6 @@ def _add_vault_commands(commands) -> None:
     connections.add_parser("delete", help="delete a connection").add_argument("name")
 
 
-def _vault(services):
-    vault = getattr(services, "vault", None)
-    if vault is None:
-        from .vault import Vault, key_file_path
-
-        vault = Vault(services.engine, key_file_path(services.settings.data_dir))
-    return vault
-
-
 def _stdin_line(what: str) -> str:
     line = sys.stdin.readline() if sys.stdin is not None else ""
     if not line:
@@ -299,7 +290,7 @@ def _prompt(prompt: str) -> str:
 
 
 def _secrets_command(args: argparse.Namespace, services) -> int:
-    vault = _vault(services)
+    vault = services.vault
     if args.secrets_command == "list":
         infos = vault.list_secrets()
         if args.json:
@@ -386,7 +377,7 @@ def _connection_fields(args: argparse.Namespace) -> tuple[dict[str, str], dict[s
 
 
 def _connections_command(args: argparse.Namespace, services) -> int:
-    vault = _vault(services)
+    vault = services.vault
     if args.connections_command == "list":
         infos = vault.list_connections(args.kind)
         if args.json:
