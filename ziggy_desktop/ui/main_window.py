@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QMainWindow, Q
 from .application import app_icon, icon
 from .bridge import Background, EventBridge
 from .common import queue_summary
+from .connections_page import ConnectionsPage
 from .context import UiContext
 from .flow_page import FlowPage
 from .flows_page import FlowsPage
@@ -21,8 +22,9 @@ from .settings_dialog import GlobalSettingsDialog
 
 log = logging.getLogger("ziggy.ui")
 
-PAGES = ("flows", "history", "queues")
-PAGE_TITLES = {"flows": "Flows", "history": "Execution History", "queues": "Queues"}
+PAGES = ("flows", "history", "queues", "connections")
+PAGE_TITLES = {"flows": "Flows", "history": "Execution History", "queues": "Queues",
+               "connections": "Secrets & Connections"}
 
 
 class MainWindow(QMainWindow):
@@ -41,9 +43,10 @@ class MainWindow(QMainWindow):
         self.flow_page = FlowPage(context, self.bridge, self.background)
         self.history_page = HistoryPage(context, self.bridge, self.background)
         self.queues_page = QueuesPage(context, self.bridge, self.background)
+        self.connections_page = ConnectionsPage(context, self.background)
 
         self.stack = QStackedWidget()
-        for page in (self.flows_page, self.flow_page, self.history_page, self.queues_page):
+        for page in (self.flows_page, self.flow_page, self.history_page, self.queues_page, self.connections_page):
             self.stack.addWidget(page)
 
         central = QWidget()
@@ -141,13 +144,16 @@ class MainWindow(QMainWindow):
     # -- navigation ------------------------------------------------------------------------------
 
     def show_page(self, name: str) -> None:
-        page = {"flows": self.flows_page, "history": self.history_page, "queues": self.queues_page}[name]
+        page = {"flows": self.flows_page, "history": self.history_page, "queues": self.queues_page,
+                "connections": self.connections_page}[name]
         self.stack.setCurrentWidget(page)
         self.nav_buttons[name].setChecked(True)
         if name == "history":
             self.history_page.refresh()
         elif name == "flows":
             self.flows_page.refresh()
+        elif name == "connections":
+            self.connections_page.refresh()  # the CLI may have changed the vault meanwhile
 
     def current_page_name(self) -> str:
         widget = self.stack.currentWidget()
@@ -155,6 +161,8 @@ class MainWindow(QMainWindow):
             return "history"
         if widget is self.queues_page:
             return "queues"
+        if widget is self.connections_page:
+            return "connections"
         return "flows"
 
     @Slot(str)
