@@ -106,6 +106,6 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
         if lock is not None:
             queue = SystemQueue(engine, writer, flows, events, settings.max_concurrent_jobs,
                                 settings.max_system_queue_size, resources=resources, named_queues=named_queues)
-    executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size)
+    executions = ExecutionService(engine, writer, queue, settings.max_system_queue_size, audit=audit)
     return Services(settings, engine, writer, KeyService(engine), flows, events, executions, HistoryService(engine),
                     named_queues, vault, data_store, audit, scripts, queue, lock)

@@ -299,8 +299,10 @@ def test_health_needs_no_key(runtime):
 
 
 def _route_template(pattern: str) -> str:
-    """'/api/ziggy/kill-flow/(.+)' -> '/api/ziggy/kill-flow/{executionId}'; '/api/?' -> '/api'."""
-    path = pattern.replace("(.+)", "{executionId}").replace("\\.", ".")
+    """'/api/ziggy/kill-flow/(.+)' -> '/api/ziggy/kill-flow/{executionId}'; '/api/?' -> '/api';
+    '(?P<name>[^/]+)' -> '{name}'."""
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern)
+    path = path.replace("(.+)", "{executionId}").replace("\\.", ".")
     return path[:-2] if path.endswith("/?") else path
 
 

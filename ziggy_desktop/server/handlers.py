@@ -249,27 +249,34 @@ class QueueListHandler(AuthenticatedHandler):
 
 
 class NamedQueuesHandler(AuthenticatedHandler):
-    """GET /api/ziggy/queues (all named queues), PUT/DELETE /api/ziggy/queues/<name> (create, change, remove)."""
+    """GET /api/ziggy/queues: every named queue with its settings, waiting and running runs."""
+
+    SUPPORTED_METHODS = ("GET",)
+
+    async def get(self) -> None:
+        await self.authenticate()
+        self.write_json({"queues": await self.queue_views()})
+
+    async def queue_views(self) -> list[dict[str, Any]]:
+        live = {view["name"]: view for view in self.ctx.queue.named_queue_view()}
+        stored = await self.in_db_thread(self.ctx.named_queues.list)
+        return [live.get(q.name, {**q.to_json(), "depth": 0, "running": 0}) for q in stored]
+
+
+class NamedQueueHandler(NamedQueuesHandler):
+    """GET, PUT (create or change) and DELETE /api/ziggy/queues/<name>."""
 
     SUPPORTED_METHODS = ("GET", "PUT", "DELETE")
 
-    async def get(self, name: str | None = None) -> None:
+    async def get(self, name: str) -> None:  # type: ignore[override]
         await self.authenticate()
-        views = {view["name"]: view for view in self.ctx.queue.named_queue_view()}
-        queues = await self.in_db_thread(self.ctx.named_queues.list)
-        items = [views.get(q.name, {**q.to_json(), "depth": 0, "running": 0}) for q in queues]
-        if name is None:
-            self.write_json({"queues": items})
-            return
-        match = next((item for item in items if item["name"] == name), None)
+        match = next((view for view in await self.queue_views() if view["name"] == name), None)
         if match is None:
             await self.in_db_thread(self.ctx.named_queues.get, name)  # raises the 404
         self.write_json(match)
 
-    async def put(self, name: str | None = None) -> None:
+    async def put(self, name: str) -> None:
         await self.authenticate()
-        if name is None:
-            raise ValidationError("Name the queue in the path: PUT /api/ziggy/queues/<name>.", code="QUEUE_NAME_MISSING")
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:
@@ -284,11 +291,8 @@ class NamedQueuesHandler(AuthenticatedHandler):
         await self.in_db_thread(self.ctx.queue.refresh_named_queues)
         self.write_json(saved.to_json())
 
-    async def delete(self, name: str | None = None) -> None:
+    async def delete(self, name: str) -> None:
         await self.authenticate()
-        if name is None:
-            raise ValidationError("Name the queue in the path: DELETE /api/ziggy/queues/<name>.",
-                                  code="QUEUE_NAME_MISSING")
         await self.in_db_thread(self.ctx.named_queues.delete, name)
         await self.in_db_thread(self.ctx.queue.refresh_named_queues)
         self.set_status(204)
@@ -329,7 +333,7 @@ def make_routes(ctx: ServerContext) -> list[tuple]:
         (r"/api/ziggy/system-queue-size", QueueSizeHandler, args),
         (r"/api/ziggy/system-queue-list", QueueListHandler, args),
         (r"/api/ziggy/queues", NamedQueuesHandler, args),
-        (r"/api/ziggy/queues/([^/]+)", NamedQueuesHandler, args),
+        (r"/api/ziggy/queues/(?P<name>[^/]+)", NamedQueueHandler, args),
         (r"/api/ziggy/kill-system-queue-item/(.+)", KillHandler, {**args, "allow_running": False}),
         (r"/api/ziggy/kill-flow/(.+)", KillHandler, {**args, "allow_running": True}),
         (r"/api/ziggy/audit", AuditHandler, args),
