@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import jsonschema
-import referencing
 import referencing.exceptions
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 
 from ...errors import ValidationError
 from ..block import Block, Emitted
@@ -36,8 +36,9 @@ def _prepare_validator(config: Mapping[str, Any], where: str) -> Any:
         raise ValidationError(f"{where}: config.schema is not a valid JSON Schema (draft {config['draft']})"
                               f"{f' at {at}' if at else ''}: {exc.message}") from None
     format_checker = validator_class.FORMAT_CHECKER if config["formats"] else None
-    # An empty registry: $ref resolves inside the schema only; a flow never fetches schemas from the network.
-    return validator_class(schema, registry=referencing.Registry(), format_checker=format_checker)
+    # $ref resolves inside the schema and to the official meta-schemas (shipped with jsonschema) only:
+    # a flow never fetches schemas from the network.
+    return validator_class(schema, registry=SPECIFICATIONS, format_checker=format_checker)
 
 
 def _errors(validator: Any, record: Any) -> list[dict[str, str]]:
@@ -82,7 +83,7 @@ class Validate(Block):
                     invalid.append({"record": record, "errors": errors})
         except referencing.exceptions.Unresolvable as exc:
             raise BlockError(f"the schema refers to {exc} which cannot be resolved; only references inside the "
-                             f"schema itself (#/$defs/...) are supported") from None
+                             f"schema itself (#/$defs/...) are supported, nothing is downloaded") from None
         self.seen += len(records)
         # An empty batch still goes on (a has_data block downstream may want to see it).
         if valid or not invalid:
