@@ -226,3 +226,14 @@ def test_checking_the_code_never_runs_it(tmp_path):
     code = f"open({str(marker)!r}, 'w').close()\ndef transform(records, ctx):\n    return records\n"
     compile_flow(validate_flow(make_flow({"type": "script", "config": {"code": code}})))
     assert not marker.exists()
+
+
+def test_a_flow_launched_over_http_runs_its_script_in_the_apps_pool(runtime, client):
+    code = "def transform(records, ctx):\n    return [dict(r, mode=ctx.mode) for r in records]\n"
+    flow_uuid = runtime.services.flows.save(script(code))[0].uuid
+    response = client.launch(flow_uuid, [{"id": 1}], mode="PROD")
+    assert response.status == 202, response.body
+    status = client.wait_finished(response.json["executionId"])
+    assert status["terminationStatus"] == "SUCCESS", status
+    assert runtime.services.executions.detail(response.json["executionId"]).result == [{"id": 1, "mode": "PROD"}]
+    assert runtime.services.scripts.worker_count == 1  # the app's shared pool did the work
