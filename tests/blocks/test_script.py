@@ -118,7 +118,11 @@ def test_a_runaway_script_times_out_fatal_and_its_worker_is_replaced(pool: Scrip
 
 
 def test_killing_the_run_stops_the_script_at_once(pool: ScriptPool):
-    code = "import time\ndef transform(records, ctx):\n    ctx.log('looping')\n    while True:\n        time.sleep(0.01)\n"
+    code = ("import time\n"
+            "def transform(records, ctx):\n"
+            "    ctx.log('looping')\n"
+            "    while True:\n"
+            "        time.sleep(0.01)\n")
     ctx = WatchedContext("exec-k", "DEV", [], False, resources=RunResources(scripts=pool))
     thread, result = run_in_thread(script(code, timeout=3600), ctx)
     assert ctx.logged.wait(WAIT), "the script never started"

@@ -127,7 +127,8 @@ class PreparedMap:
 
 def _check_path(path: str, where: str) -> None:
     if not path.strip() or any(not part for part in path.split(".")):
-        raise ValidationError(f"{where} {path!r} must be a field name, with dots for nested fields (e.g. address.city)")
+        raise ValidationError(f"{where} {path!r} must be a field name, with dots for nested fields "
+                              f"(e.g. address.city)")
 
 
 def _prepare_mappings(config: Mapping[str, Any], where: str) -> PreparedMap:
