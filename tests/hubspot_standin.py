@@ -24,12 +24,13 @@ values are stored and returned as strings; contact emails are compared case-inse
 Constructor knobs:
     token                  the accepted bearer token ("test-token").
     rate_limit_per_second  None: unlimited; N: the (N+1)th call within any 1 s window gets 429 with
-                           HubSpot's RATE_LIMIT body (policyName SECONDLY) and a Retry-After header.
+                           HubSpot's RATE_LIMIT body (policyName SECONDLY) and a Retry-After header
+                           saying when the window frees a slot (seconds, to the millisecond).
     inject_429_every       N > 0: every Nth authenticated call gets the same 429 whatever the rate;
                            0: never.
     inject_500_every       N > 0: every Nth authenticated call gets a 500; 0: never.
-    retry_after_seconds    the Retry-After header value sent with a 429 (default 1; may be a fraction
-                           such as 0.05 to keep tests fast; formatted with %g).
+    retry_after_seconds    the Retry-After header value sent with an injected 429 (default 1; may be a
+                           fraction such as 0.05 to keep tests fast; formatted with %g).
     validate_emails        True: a contact whose `email` is not an address is rejected per record
                            (VALIDATION_ERROR / INVALID_EMAIL, as HubSpot does).
     reject                 callable(object_type, properties) -> str | None: a message rejects that
@@ -94,9 +95,10 @@ class Call:
 class _Refusal(Exception):
     """A whole-request error answered with HubSpot's error body."""
 
-    def __init__(self, status: int, category: str, message: str, **extra: Any):
+    def __init__(self, status: int, category: str, message: str, retry_after: float | None = None, **extra: Any):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
         self.body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
                      "category": category, **extra}
 
@@ -299,8 +301,8 @@ class HubSpotStandIn:
             except _Refusal as refusal:
                 status, result = refusal.status, refusal.body
                 extra_headers = self._rate_headers()
-                if status == 429:
-                    extra_headers["Retry-After"] = f"{self.retry_after_seconds:g}"
+                if refusal.retry_after is not None:
+                    extra_headers["Retry-After"] = f"{refusal.retry_after:g}"
             self.calls.append(Call(method, parts.path, status, inputs))
         return status, extra_headers, result
 
@@ -320,18 +322,19 @@ class HubSpotStandIn:
         if self.inject_500_every and number % self.inject_500_every == 0:
             raise _Refusal(500, "INTERNAL_ERROR", "internal error (injected by the stand-in)")
         if self.inject_429_every and number % self.inject_429_every == 0:
-            raise self._rate_limited()
+            raise self._rate_limited(self.retry_after_seconds)
         if self.rate_limit_per_second is not None:
             now = self.clock()
             while self._window and now - self._window[0] >= 1.0:
                 self._window.popleft()
             if len(self._window) >= self.rate_limit_per_second:
-                raise self._rate_limited()
+                # Honest advice: the time until the oldest call in the window leaves it.
+                raise self._rate_limited(max(0.001, round(self._window[0] + 1.0 - now, 3)))
             self._window.append(now)
 
-    def _rate_limited(self) -> _Refusal:
-        return _Refusal(429, "RATE_LIMITS", "You have reached your secondly limit.", errorType="RATE_LIMIT",
-                        policyName="SECONDLY", groupName=f"privateapp:{self.token[:4]}")
+    def _rate_limited(self, retry_after: float) -> _Refusal:
+        return _Refusal(429, "RATE_LIMITS", "You have reached your secondly limit.", retry_after=retry_after,
+                        errorType="RATE_LIMIT", policyName="SECONDLY", groupName=f"privateapp:{self.token[:4]}")
 
     def _rate_headers(self) -> dict[str, str]:
         if self.rate_limit_per_second is None:

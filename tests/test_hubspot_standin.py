@@ -207,18 +207,19 @@ def test_list_pages_with_after_and_properties(hub: HubSpotStandIn, api: httpx.Cl
 
 def test_rate_limit_answers_429_with_retry_after_and_hubspots_body() -> None:
     now = [100.0]
-    with HubSpotStandIn(rate_limit_per_second=2, retry_after_seconds=1, clock=lambda: now[0]) as hub, \
+    with HubSpotStandIn(rate_limit_per_second=2, retry_after_seconds=30, clock=lambda: now[0]) as hub, \
             httpx.Client(base_url=hub.base_url, headers=AUTH) as client:
         first, second, third = (client.get("/crm/v3/objects/contacts") for _ in range(3))
         assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
         assert second.headers["X-HubSpot-RateLimit-Remaining"] == "0"
-        assert third.headers["Retry-After"] == "1"
+        assert third.headers["Retry-After"] == "1"  # the first call leaves the window a second after it came
         body = third.json()
         assert body["errorType"] == "RATE_LIMIT" and body["policyName"] == "SECONDLY"
         assert body["category"] == "RATE_LIMITS" and body["status"] == "error"
-        now[0] += 0.5  # still inside the window of the first two calls
-        assert client.get("/crm/v3/objects/contacts").status_code == 429
-        now[0] += 0.6  # the window has moved past them
+        now[0] += 0.75  # still inside the window of the first two calls
+        refused = client.get("/crm/v3/objects/contacts")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "0.25"
+        now[0] += 0.25  # the window has moved past them
         assert client.get("/crm/v3/objects/contacts").status_code == 200
         assert [call.status for call in hub.calls] == [200, 200, 429, 429, 200]
 
