@@ -51,13 +51,18 @@ def test_run_turns_success_live_with_console_result_and_edge_data(main_window: M
     assert line.text(2).startswith("Hello world! Received:") and "Hello from the test data" in line.text(2)
     assert "Hello from the test data" in page.result_text.toPlainText()
 
-    # Selecting the receiver -> console edge shows the Receiver's test data.
+    # Selecting an edge shows its edge bubble: the count and the sample of what crossed it.
     page.graph.select_edge(page.graph.edge_index("receiver", "console"))
-    assert json.loads(page.inspector_text.toPlainText()) == {"greeting": "Hello from the test data"}
-    assert "test data" in page.inspector_note.text()
+    assert json.loads(page.inspector_text.toPlainText()) == [{"greeting": "Hello from the test data"}]
+    assert page.inspector_note.text().startswith("1 record in 1 batch crossed this edge")
     page.graph.select_edge(page.graph.edge_index("console", "end"))
-    assert json.loads(page.inspector_text.toPlainText()) == {"greeting": "Hello from the test data"}
-    assert "result" in page.inspector_note.text()
+    assert json.loads(page.inspector_text.toPlainText()) == [{"greeting": "Hello from the test data"}]
+    # A block shows its settings from the registry's schema, readably.
+    page.graph.select_block("console")
+    settings = page.inspector_settings.toPlainText()
+    assert page.inspector_settings.isVisibleTo(page) and not page.inspector_text.isVisibleTo(page)
+    assert "Message" in settings and "Hello world!" in settings
+    assert "1 record in (1 batch), 1 out" in page.inspector_note.text()
 
 
 def test_fatal_run_highlights_failing_block_and_shows_message(main_window: MainWindow, qtbot):
@@ -78,10 +83,11 @@ def test_fatal_run_highlights_failing_block_and_shows_message(main_window: MainW
     page.show_failed_button.click()
     assert [item.block_id for item in page.graph.scene().selectedItems()] == ["boom"]
     assert "HubSpot said no" in page.inspector_note.text()
-    # Between ordinary blocks the edge shows the record count until the engine records edge samples.
     page.graph.select_edge(page.graph.edge_index("log", "boom"))
-    assert "1 record left" in page.inspector_note.text()
-    assert json.loads(page.inspector_text.toPlainText())["records"] == 1
+    assert page.inspector_note.text().startswith("1 record in 1 batch")
+    assert json.loads(page.inspector_text.toPlainText()) == [{"id": 1}]
+    page.graph.select_edge(page.graph.edge_index("receiver", "log"))
+    assert json.loads(page.inspector_text.toPlainText()) == [{"id": 1}]
 
 
 def test_prod_toggle_latest_run_followed_and_runs_pane(main_window: MainWindow, qtbot):

@@ -192,9 +192,29 @@ def test_editing_and_saving_changes_the_stored_flow(dialog, qtbot, ui_context, f
     stored = ui_context.services.flows.get_document(flow["uuid"])
     assert stored["name"] == "Contacts sync (nightly)"
     assert stored["tags"] == ["hubspot", "crm"]
-    assert stored["settings"] == {"timeoutSeconds": 900, "historyLevel": "ALL"}
+    assert stored["settings"] == {"timeoutSeconds": 900, "historyLevel": "ALL", "retentionHours": 24}
     assert [b["id"] for b in stored["blocks"]] == [b["id"] for b in flow["blocks"]]  # the graph is untouched
     assert [f.version for f in ui_context.services.flows.list()] == [2]
+
+
+def test_retention_hours_follow_the_time_limited_levels_and_are_saved(dialog, qtbot, ui_context, flow):
+    assert dialog.history_combo.currentData() == "ALL"  # as make_flow stores it
+    assert not dialog.retention_spin.isEnabled()
+    assert "every run's data" in dialog.history_help.text()
+    dialog.history_combo.setCurrentIndex(dialog.history_combo.findData("ERRORED_WITH_DATA"))
+    assert "failed" in dialog.history_help.text() and not dialog.retention_spin.isEnabled()
+    dialog.history_combo.setCurrentIndex(dialog.history_combo.findData("TIME_LIMITED_NO_DATA"))
+    assert dialog.retention_spin.isEnabled()
+    assert "deletes the runs older than" in dialog.history_help.text()
+    dialog.retention_spin.setValue(72)
+    with qtbot.waitSignal(dialog.saved, timeout=2000):
+        dialog.save_button.click()
+    settings = ui_context.services.flows.get_document(flow["uuid"])["settings"]
+    assert (settings["historyLevel"], settings["retentionHours"]) == ("TIME_LIMITED_NO_DATA", 72)
+    assert ui_context.services.flows.time_limited_retention() == {flow["uuid"]: 72.0}
+    reopened = FlowSettingsDialog(ui_context, flow["uuid"])
+    qtbot.addWidget(reopened)
+    assert reopened.retention_spin.value() == 72 and reopened.retention_spin.isEnabled()
 
 
 def test_invalid_settings_are_shown_inline_and_nothing_is_saved(dialog, qtbot, ui_context, flow):

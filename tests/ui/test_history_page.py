@@ -186,7 +186,7 @@ def test_fatal_run_shows_failing_block_in_detail(page, ui_context, qtbot):
              for r in range(pane.steps_table.rowCount())}
     assert steps["push"] == "FATAL" and steps["receiver"] == "SUCCESS"
     fatal_row = next(r for r in range(pane.steps_table.rowCount()) if pane.steps_table.item(r, 0).text() == "push")
-    assert pane.steps_table.item(fatal_row, 6).text() == "HubSpot said 429"
+    assert pane.steps_table.item(fatal_row, 7).text() == "HubSpot said 429"
     assert pane.audit_label.text().startswith("No audit lines")
     assert not pane.kill_button.isEnabled() and pane.rerun_button.isEnabled()
 

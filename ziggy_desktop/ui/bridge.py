@@ -65,6 +65,7 @@ class Background(QObject):
     def __init__(self, parent: QObject | None = None, workers: int = 2):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ziggy-ui-bg")
+        self._closed = False
         self._finished.connect(self._deliver)
 
     def submit(self, fn: Callable[[], Any], on_result: Callable[[Any], None] | None = None,
@@ -77,6 +78,10 @@ class Background(QObject):
             else:
                 self._finished.emit(on_result, on_error, result, None)
 
+        if self._closed:
+            # A timer or a queued event can still fire while the window closes: nothing is waiting for it.
+            log.debug("background task dropped: the window is closing")
+            return
         self._pool.submit(run)
 
     @Slot(object, object, object, object)
@@ -90,4 +95,5 @@ class Background(QObject):
             on_result(result)
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFrame, QHBoxLayout, QHeaderView, QLabel,
                                QMessageBox, QPlainTextEdit, QPushButton, QSizePolicy, QSplitter, QTabWidget,
-                               QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QTextBrowser, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ..errors import ZiggyError
 from ..events import ExecutionEvent
@@ -22,7 +22,9 @@ from .bridge import Background, EventBridge
 from .common import pretty_json
 from .context import UiContext
 from .flow_settings_dialog import FlowSettingsDialog
+from .block_info import block_settings_html
 from .graph_view import FlowGraphView
+from .run_data import data_not_kept_note, edge_summary
 from .style import local_time, status_color
 
 log = logging.getLogger("ziggy.ui")
@@ -36,6 +38,10 @@ EDGE_HINT = "Click an edge to see the data that crossed it, or a block to see it
 def _clock(timestamp: float | None, with_millis: bool = False) -> str:
     """The date and time, or with milliseconds only the time of day (console lines)."""
     return local_time(timestamp, with_ms=True)[11:] if with_millis and timestamp is not None else local_time(timestamp)
+
+
+def _count(number: int, word: str, plural: str | None = None) -> str:
+    return f"{number:,} {word if number == 1 else plural or word + 's'}"
 
 
 def _bold(widget: QWidget, scale: float = 1.0) -> None:
@@ -75,6 +81,8 @@ class FlowPage(QWidget):
         self._followed_ticket = 0  # the newest launch (or click) the page follows
         self._launched_here: set[str] = set()
         self._filling_runs = False
+        self._progress_in_flight = False
+        self._progress_again = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -248,9 +256,13 @@ class FlowPage(QWidget):
         self.inspector_text.setReadOnly(True)
         self.inspector_text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.inspector_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.inspector_settings = QTextBrowser()
+        self.inspector_settings.setOpenLinks(False)
+        self.inspector_settings.hide()
         column.addWidget(self.inspector_title)
         column.addWidget(self.inspector_note)
         column.addWidget(self.inspector_text, 1)
+        column.addWidget(self.inspector_settings, 1)
         column.addStretch(0)
         return panel
 
@@ -442,6 +454,34 @@ class FlowPage(QWidget):
             self._live_state = event.state
             self._live_since = time.time()
             self._apply_detail()
+        elif event.state == "RUNNING":
+            self._reload_progress()  # a progress report: the block states so far
+
+    def _reload_progress(self) -> None:
+        """Re-read a running run's block states off the GUI thread; a stale answer is dropped."""
+        if self._progress_in_flight:
+            self._progress_again = True
+            return
+        self._progress_in_flight = True
+        execution_id = self.followed_execution_id
+        executions = self.context.services.executions
+
+        def done(detail: ExecutionDetail) -> None:
+            self._progress_in_flight = False
+            current = self.detail
+            if execution_id == self.followed_execution_id and current is not None and not current.view.finished \
+                    and not detail.view.finished:
+                self.detail = detail
+                self._apply_detail()
+            if self._progress_again:
+                self._progress_again = False
+                self._reload_progress()
+
+        def failed(error: BaseException) -> None:
+            self._progress_in_flight = False
+            log.debug("progress read failed", exc_info=error)
+
+        self.background.submit(lambda: executions.detail(execution_id), done, failed)
 
     def _after_finish(self) -> None:
         detail = self.detail
@@ -487,10 +527,11 @@ class FlowPage(QWidget):
         self._set_state_text(status)
         if view.finished:
             self._elapsed_timer.stop()
-            self.graph.set_run(view.termination_status, detail.steps, view.failed_block)
+            self.graph.set_run(view.termination_status, detail.steps, view.failed_block, detail.edges)
         else:
             self._elapsed_timer.start()
-            self.graph.set_run(status, [])
+            # A long run's progress reports carry its block states so far.
+            self.graph.set_run(status, detail.steps if status == "RUNNING" else [])
         self._update_run_bar()
         self._fill_console(detail)
         self._fill_result(detail)
@@ -582,6 +623,7 @@ class FlowPage(QWidget):
 
     def _set_inspector_data(self, text: str | None) -> None:
         # An empty box looks broken; the note says why there is nothing to show.
+        self.inspector_settings.hide()
         self.inspector_text.setPlainText(text or "")
         self.inspector_text.setVisible(text is not None)
 
@@ -615,44 +657,57 @@ class FlowPage(QWidget):
         self._set_inspector_data(None if data is _NOTHING else pretty_json(data))
 
     def edge_data(self, edge: dict[str, Any], source: dict[str, Any], target: dict[str, Any]) -> tuple[str, Any]:
-        """What crossed an edge in the followed run, derived from the run's detail: (note, data or _NOTHING)."""
+        """What crossed an edge in the followed run (the edge bubble): (note, data or _NOTHING)."""
         detail = self.detail
         if detail is None:
             return "Run the flow to see the data that crosses this edge.", _NOTHING
         if not detail.view.finished:
-            return f"The run is {(self._live_state or detail.view.state).lower()}; edge data appears when it ends.", \
-                _NOTHING
+            step = self._step(edge["from"])
+            so_far = (f" So far {step.get('recordsOut', 0):,} records left {self._block_label(edge['from'])}."
+                      if step is not None and step.get("status") == "RUNNING" else "")
+            return (f"The run is {(self._live_state or detail.view.state).lower()}; the records that crossed this "
+                    f"edge appear when it ends.{so_far}"), _NOTHING
+        recorded = self._recorded_edge(edge)
+        if recorded is not None:
+            if not recorded.get("batches"):
+                step = self._step(edge["from"])
+                status = None if step is None else step.get("status")
+                why = {None: "", "SUCCESS": "", "SKIPPED": " did not run."}.get(status, f" ended {status}.")
+                source_name = f" {self._block_label(edge['from'])}" if why else ""
+                return f"Nothing crossed this edge in this run.{source_name}{why}", _NOTHING
+            return edge_summary(recorded), recorded.get("sample") or []
+        level = (self.document or {}).get("settings", {}).get("historyLevel")
+        not_kept = data_not_kept_note(detail, level)
         step = self._step(edge["from"])
-        if step is None or step.get("status") != "SUCCESS":
-            why = "did not run" if step is None or step.get("status") == "SKIPPED" else f"ended {step.get('status')}"
-            return f"Nothing crossed this edge: {self._block_label(edge['from'])} {why}.", _NOTHING
-        if source.get("type") == "receiver":
-            # The receiver emits the request body, or its test data for runs started from the app or the CLI.
-            if detail.view.trigger != "API" and detail.input is None:
-                test_data = source.get("config", {}).get("testData")
-                return "The Receiver's test data (this run was started without a body).", test_data
-            return "The run's input: the body the Receiver received.", detail.input
-        if target.get("type") == "terminator" and detail.view.termination_status == "SUCCESS":
-            return "What reached the terminator: the run's result.", detail.result
-        count = step.get("recordsOut", 0)
-        return (f"{count} record{'' if count == 1 else 's'} left {self._block_label(edge['from'])} on this edge. "
-                f"Samples of the data on every edge arrive with the block-library engine.",
-                {"records": count, "fromBlockStatus": step.get("status"), "fromBlockMs": step.get("ms")})
+        counts = (f" {step.get('recordsOut', 0):,} records left {self._block_label(edge['from'])} (all its edges)."
+                  if step is not None and step.get("status") not in (None, "SKIPPED") else "")
+        return (not_kept or "This run kept no data for this edge.") + counts, _NOTHING
+
+    def _recorded_edge(self, edge: dict[str, Any]) -> dict[str, Any] | None:
+        """The followed run's counts and sample of this edge, matched by its ends (the flow may have changed)."""
+        if self.detail is None or not self.detail.edges:
+            return None
+        key = (edge["from"], edge.get("fromPort") or "out", edge["to"], edge.get("toPort") or "in")
+        return next((e for e in self.detail.edges
+                     if (e["from"], e.get("fromPort") or "out", e["to"], e.get("toPort") or "in") == key), None)
 
     @Slot(str)
     def _show_block(self, block_id: str) -> None:
         block = self._block(block_id)
         self.inspector_title.setText(f"{self._block_label(block_id)} · {block.get('type', '')}")
-        step = self._step(block_id) if self.detail is not None and self.detail.view.finished else None
-        if step is not None:
+        step = self._step(block_id)
+        if step is not None and (step.get("status") != "SKIPPED" or self.detail.view.finished):
             error = f" Error: {step['error']}" if step.get("error") else ""
-            self.inspector_note.setText(f"{step.get('status')} in {step.get('ms', 0)} ms; "
-                                        f"{step.get('recordsIn', 0)} records in, "
-                                        f"{step.get('recordsOut', 0)} out.{error}")
+            timing = "so far " if not self.detail.view.finished else ""
+            self.inspector_note.setText(f"{step.get('status')} {timing}in {step.get('ms', 0):,} ms; "
+                                        f"{_count(step.get('recordsIn', 0), 'record')} in "
+                                        f"({_count(step.get('batchesIn', 0), 'batch', 'batches')}), "
+                                        f"{step.get('recordsOut', 0):,} out.{error}")
         else:
-            self.inspector_note.setText("The block's settings. Its timing appears once a followed run ends.")
-        self._set_inspector_data(pretty_json({"config": block.get("config", {}), "position": block.get("position")}
-                                         if step is None else {"step": step, "config": block.get("config", {})}))
+            self.inspector_note.setText("Its timing and record counts appear once a followed run reaches it.")
+        self.inspector_text.hide()
+        self.inspector_settings.setHtml(block_settings_html(block, self.palette()))
+        self.inspector_settings.show()
 
     # -- the Runs pane ---------------------------------------------------------------------------
 

@@ -14,12 +14,23 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
 
 from .. import keys
 from ..errors import ZiggyError
-from ..flows import HISTORY_LEVELS
+from ..flows import DEFAULT_SETTINGS, HISTORY_LEVELS
 from ..launch_links import KEY_PLACEHOLDER, curl_command, launch_url, postman_collection, receiver_body_json
 from .context import UiContext
 from .style import tone
 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_RETENTION_HOURS = 24 * 3650  # what the flow format accepts
+# What each history level keeps. Every run's status, times, per-block counts and error are always kept.
+HISTORY_LEVEL_HELP = {
+    "ALL": "Keeps every run's data: input, result and the records on each edge. Uses the most space.",
+    "ERRORED_WITH_DATA": "Keeps the data of failed, killed and timed-out runs only; successful runs keep "
+                         "their status, timings and counts. The default.",
+    "ERRORED_NO_DATA": "Keeps no run's data, only statuses, timings, counts and errors: for flows that carry "
+                       "personal data.",
+    "TIME_LIMITED_WITH_DATA": "Keeps every run's data, and deletes the runs older than the hours below.",
+    "TIME_LIMITED_NO_DATA": "Keeps no run's data, and deletes the runs older than the hours below.",
+}
 
 
 def set_tone(label: QLabel, kind: str | None) -> None:
@@ -238,7 +249,29 @@ class FlowSettingsDialog(QDialog):
         self.history_combo.setToolTip("How much of each run Ziggy's history keeps (stored with the flow)")
         current = self.history_combo.findData(settings.get("historyLevel", "ERRORED_WITH_DATA"))
         self.history_combo.setCurrentIndex(max(current, 0))
-        form.addRow("History level:", self.history_combo)
+        self.retention_spin = QSpinBox()
+        self.retention_spin.setRange(1, MAX_RETENTION_HOURS)
+        self.retention_spin.setSuffix(" h")
+        self.retention_spin.setMinimumWidth(120)
+        self.retention_spin.setValue(max(1, round(float(settings.get("retentionHours",
+                                                                     DEFAULT_SETTINGS["retentionHours"])))))
+        self.retention_spin.setToolTip("The TIME_LIMITED_* levels delete this flow's runs older than this")
+        self.retention_note = QLabel()
+        self.history_help = QLabel()
+        self.history_help.setWordWrap(True)
+        self.history_help.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        history_column = QVBoxLayout()
+        history_column.setSpacing(4)
+        history_column.addWidget(self.history_combo)
+        history_column.addWidget(self.history_help)
+        form.addRow("History level:", history_column)
+        retention_row = QHBoxLayout()
+        retention_row.addWidget(self.retention_spin)
+        retention_row.addWidget(self.retention_note)
+        retention_row.addStretch(1)
+        form.addRow("Keep runs for:", retention_row)
+        self.history_combo.currentIndexChanged.connect(self._update_history_help)
+        self._update_history_help()
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -248,6 +281,14 @@ class FlowSettingsDialog(QDialog):
         for field in (self.name_field, self.tags_field):
             field.textEdited.connect(lambda _text: self.error_label.hide())
         return box
+
+    def _update_history_help(self, *_args) -> None:
+        level = self.history_combo.currentData()
+        self.history_help.setText(HISTORY_LEVEL_HELP.get(level, ""))
+        limited = level.startswith("TIME_LIMITED")
+        self.retention_spin.setEnabled(limited)
+        self.retention_note.setText("" if limited else "(only for the TIME_LIMITED_* levels)")
+        self.retention_note.setEnabled(limited)
 
     # -- URL -------------------------------------------------------------------------------------
 
@@ -348,7 +389,8 @@ class FlowSettingsDialog(QDialog):
         document["name"] = self.name_field.text().strip()
         document["tags"] = [tag.strip() for tag in self.tags_field.text().split(",") if tag.strip()]
         document["settings"] = {**document.get("settings", {}), "timeoutSeconds": self.timeout_spin.value(),
-                                "historyLevel": self.history_combo.currentData()}
+                                "historyLevel": self.history_combo.currentData(),
+                                "retentionHours": self.retention_spin.value()}
         return document
 
     def save(self) -> bool:

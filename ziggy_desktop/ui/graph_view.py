@@ -75,6 +75,10 @@ def layout_positions(document: dict[str, Any]) -> dict[str, QPointF]:
     return layered
 
 
+def _edge_key(edge: dict[str, Any]) -> tuple[str, str, str, str]:
+    return edge["from"], edge.get("fromPort") or "out", edge["to"], edge.get("toPort") or "in"
+
+
 class _HoverHighlight:
     """A selectable item that repaints as the pointer enters and leaves it (its paint() reads `_hover`)."""
 
@@ -379,6 +383,7 @@ class FlowGraphView(QGraphicsView):
         self.blocks: dict[str, BlockItem] = {}
         self.edges: list[EdgeItem] = []
         self.run_state: str | None = None
+        self.live_steps = False  # a live run's block states are shown (it has reported progress)
         self._user_zoomed = False
         self.scene().selectionChanged.connect(self._on_selection_changed)
 
@@ -414,23 +419,44 @@ class FlowGraphView(QGraphicsView):
         self._user_zoomed = False
         self.fit_to_view()
 
-    def set_run(self, state: str | None, steps: list[dict[str, Any]], failed_block: str | None = None) -> None:
-        """state: QUEUED/RUNNING (the whole graph is live), a termination status, or None (no run)."""
+    def set_run(self, state: str | None, steps: list[dict[str, Any]], failed_block: str | None = None,
+                edges: list[dict[str, Any]] | None = None) -> None:
+        """state: QUEUED/RUNNING (a live run), a termination status, or None (no run).
+
+        A live run with steps (its progress reports) shows each block's state so far; before the first
+        report the whole graph shows the run's state. `edges` are the run's per-edge counts, when kept.
+        """
         self.run_state = state
         by_block = {step.get("blockId"): step for step in steps}
         live = state in LIVE_STATES
+        self.live_steps = live and bool(steps)
         for block_id, item in self.blocks.items():
             step = by_block.get(block_id)
-            if live:
+            if live and not steps:
                 item.set_state(state, None)
+            elif live:
+                reached = step is not None and step.get("status") != "SKIPPED"
+                item.set_state(step.get("status") if reached else None, step if reached else None)
             elif step is not None:
                 item.set_state(step.get("status"), step, highlighted=block_id == failed_block)
             else:
                 item.set_state(None, None)
+        recorded = {_edge_key(edge): edge for edge in edges or []}
+        outgoing: dict[str, int] = {}
         for edge in self.edges:
+            outgoing[edge.source.block_id] = outgoing.get(edge.source.block_id, 0) + 1
+        for edge in self.edges:
+            counted = recorded.get(_edge_key(edge.edge)) if not live else None
             step = by_block.get(edge.source.block_id)
-            if step is not None and step.get("status") == "SUCCESS" and not live:
+            if counted is not None:
+                edge.set_run_state(counted.get("records", 0), bool(counted.get("batches")))
+            elif step is not None and not live and step.get("status") == "SUCCESS":
                 edge.set_run_state(step.get("recordsOut", 0), True)
+            elif step is not None and live and step.get("status") == "RUNNING" \
+                    and outgoing[edge.source.block_id] == 1:
+                # Live counts are per block: exact for an edge only when it is the block's one way out.
+                records = step.get("recordsOut", 0)
+                edge.set_run_state(records, records > 0)
             else:
                 edge.set_run_state(None, False)
         self._update_banner()
@@ -441,7 +467,8 @@ class FlowGraphView(QGraphicsView):
             self.banner.hide()
             return
         color = status_color(state, self.palette()).name()
-        text = ("● RUNNING · block states appear when the run ends" if state == "RUNNING"
+        text = ("● RUNNING · block states update as it goes" if state == "RUNNING" and self.live_steps
+                else "● RUNNING" if state == "RUNNING"
                 else "● QUEUED · waiting for a free slot in the system queue")
         self.banner.setText(text)
         self.banner.setStyleSheet(f"QLabel#graphBanner {{ color: {color}; background: palette(base); "

@@ -23,6 +23,7 @@ from .common import confirm, error_text, pretty_json
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
                             STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, status_of)
+from .run_data import EdgeDataView, data_not_kept_note
 from .style import local_time, status_color
 
 log = logging.getLogger("ziggy.ui")
@@ -142,8 +143,9 @@ class RunDetailPane(QWidget):
         self.result_text = text_pane("No result.")
         self.console_text = text_pane("No console lines.")
         self.console_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.steps_table = QTableWidget(0, 7)
-        self.steps_table.setHorizontalHeaderLabels(("Block", "Type", "Status", "ms", "In", "Out", "Error"))
+        self.steps_table = QTableWidget(0, 8)
+        self.steps_table.setHorizontalHeaderLabels(("Block", "Type", "Status", "ms", "In", "Out", "Batches", "Error"))
+        self.steps_table.setToolTip("Per block: its status, time, records in and out, and the batches it received")
         self.steps_table.verticalHeader().setVisible(False)
         self.steps_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.steps_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -164,6 +166,9 @@ class RunDetailPane(QWidget):
         self.tabs.addTab(self.input_text, "Input")
         self.tabs.addTab(self.result_text, "Result")
         self.tabs.addTab(self.steps_table, "Steps")
+        self.edge_data = EdgeDataView()
+        self.tabs.addTab(self.edge_data, "Data")
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.edge_data), "The records that crossed each edge (first 5)")
         self.tabs.addTab(self.console_text, "Console")
         self.tabs.addTab(self.audit_label, "Audit")
         self.result_tab = 1
@@ -200,6 +205,7 @@ class RunDetailPane(QWidget):
                 pane.setPlainText("")
             self.input_text.setPlaceholderText("Loading…")
             self.steps_table.setRowCount(0)
+            self.edge_data.show_note("Loading…")
         self.view = view
         status = status_of(view)
         self.badge.setText(status)
@@ -247,30 +253,41 @@ class RunDetailPane(QWidget):
         self.failure_label.setText(f"<div{style}>{'<br>'.join(lines)}</div>")
         self.failure_label.show()
 
-    def show_detail(self, detail: ExecutionDetail, input_text: str | None, result_text: str | None) -> None:
+    def show_detail(self, detail: ExecutionDetail, input_text: str | None, result_text: str | None,
+                    history_level: str | None = None) -> None:
+        """The tabs; `history_level` is the flow's current one, to say why a run kept no data."""
         self.show_view(detail.view)
         self.detail = detail
         view = detail.view
         status = status_of(view)
         self._show_failure(view, detail.steps)
+        not_kept = data_not_kept_note(detail, history_level)
         self.input_text.setPlaceholderText(
-            "No input body." if view.trigger == "API" else
+            not_kept if not_kept else "No input body." if view.trigger == "API" else
             "No input body: runs started from the app or the command line use the Receiver's test data.")
         self.input_text.setPlainText(input_text or "")
         # An error is prose and wraps; a result is JSON whose indentation must stay readable.
-        self.result_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap if status == "SUCCESS"
+        self.result_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap if status == "SUCCESS" and not not_kept
                                          else QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.result_text.setPlainText(self._result_text(view, status, detail, result_text))
+        self.result_text.setPlainText(self._result_text(view, status, detail, result_text, not_kept))
         self._fill_steps(detail.steps)
+        self.edge_data.show_run(detail, history_level)
         self.console_text.setPlainText("\n".join(
             f"{local_time(line.get('at'), with_ms=True)[11:]}  {line.get('blockId') or '-':<12} "
             f"{line.get('message', '')}" for line in detail.console))
-        self.tabs.setTabText(2, f"Steps ({len(detail.steps)})" if detail.steps else "Steps")
-        self.tabs.setTabText(3, f"Console ({len(detail.console)})" if detail.console else "Console")
+        self.tabs.setTabText(self.tabs.indexOf(self.steps_table),
+                             f"Steps ({len(detail.steps)})" if detail.steps else "Steps")
+        edges = self.edge_data.edge_count()
+        self.tabs.setTabText(self.tabs.indexOf(self.edge_data), f"Data ({edges})" if edges else "Data")
+        self.tabs.setTabText(self.tabs.indexOf(self.console_text),
+                             f"Console ({len(detail.console)})" if detail.console else "Console")
 
-    def _result_text(self, view: ExecutionView, status: str, detail: ExecutionDetail, result_text: str | None) -> str:
+    def _result_text(self, view: ExecutionView, status: str, detail: ExecutionDetail, result_text: str | None,
+                     not_kept: str | None = None) -> str:
         if not view.finished:
             return f"The run is {status.lower()}; its result appears here when it finishes."
+        if status == "SUCCESS" and not_kept and result_text is None:
+            return f"SUCCESS. {not_kept}"
         if status == "SUCCESS":
             return result_text if result_text is not None else "null  (the Terminator received nothing)"
         parts = [status]
@@ -287,11 +304,11 @@ class RunDetailPane(QWidget):
         for row, step in enumerate(steps):
             status = str(step.get("status", ""))
             values = (step.get("name") or step.get("blockId", ""), step.get("type", ""), status,
-                      f"{step.get('ms', 0):,}", str(step.get("recordsIn", 0)), str(step.get("recordsOut", 0)),
-                      step.get("error") or "")
+                      f"{step.get('ms', 0):,}", f"{step.get('recordsIn', 0):,}", f"{step.get('recordsOut', 0):,}",
+                      f"{step.get('batchesIn', 0):,}", step.get("error") or "")
             for column, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
-                if column >= 3 and column <= 5:
+                if 3 <= column <= 6:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if column == 0:
                     item.setToolTip(f"Block id: {step.get('blockId', '')}")
@@ -302,7 +319,7 @@ class RunDetailPane(QWidget):
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
-                if column == 6 and value:
+                if column == 7 and value:
                     item.setToolTip(str(value))
                     color = status_color(status, self.palette())
                     if color is not None:
@@ -638,6 +655,11 @@ class HistoryPage(QWidget):
         # Throttled rather than debounced: during a sustained burst the table still moves 4 times a second.
         if not self._live_timer.isActive():
             self._live_timer.start()
+        shown = self.detail_pane.view
+        if shown is not None and shown.state == "RUNNING" and any(
+                event.execution_id == shown.execution_id and event.state == "RUNNING" for event in _events):
+            # A long run reports its block states about once a second: the Steps tab follows them.
+            self._load_detail(shown.execution_id)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().changeEvent(event)
@@ -852,16 +874,23 @@ class HistoryPage(QWidget):
         self._detail_request = execution_id
         executions = self.context.services.executions
 
-        def read() -> tuple[ExecutionDetail, str | None, str | None]:
+        flows = self.context.services.flows
+
+        def read() -> tuple[ExecutionDetail, str | None, str | None, str | None]:
             detail = executions.detail(execution_id)
+            try:
+                level = flows.get_document(detail.view.flow_uuid)["settings"].get("historyLevel")
+            except NotFoundError:
+                level = None  # the flow was deleted; its runs stay in the history
             # Pretty-printing a big payload is slow: do it here, not on the GUI thread.
             return (detail, None if detail.input is None else pretty_json(detail.input),
-                    None if detail.result is None else pretty_json(detail.result))
+                    None if detail.result is None else pretty_json(detail.result), level)
 
         self.background.submit(read, lambda result: self._detail_loaded(execution_id, result),
                                lambda error: self._detail_failed(execution_id, error))
 
-    def _detail_loaded(self, execution_id: str, result: tuple[ExecutionDetail, str | None, str | None]) -> None:
+    def _detail_loaded(self, execution_id: str,
+                       result: tuple[ExecutionDetail, str | None, str | None, str | None]) -> None:
         if execution_id != self._detail_request:
             return  # another run was selected meanwhile
         self.detail_pane.show_detail(*result)

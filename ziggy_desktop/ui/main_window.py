@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.nav_buttons: dict[str, QToolButton] = {}
         for index, name in enumerate(PAGES):
             button = QToolButton()
-            button.setText(PAGE_TITLES[name])
+            button.setText(PAGE_TITLES[name].replace("&", "&&"))  # a lone & would be a mnemonic
             button.setCheckable(True)
             button.setAutoRaise(True)
             button.setToolTip(f"{PAGE_TITLES[name]} (Ctrl+{index + 1})")
