@@ -82,7 +82,7 @@ def test_more_than_100_inputs_is_a_validation_error(hub: HubSpotStandIn, api: ht
     assert hub.calls[-1].inputs == 100
 
 
-def test_invalid_records_get_a_207_naming_them_and_the_rest_are_written(api: httpx.Client) -> None:
+def test_invalid_records_get_a_207_naming_them_and_the_rest_are_written() -> None:
     hub_rejects = HubSpotStandIn(reject=lambda kind, props: "Lifecycle stage is not valid"
                                  if props.get("lifecyclestage") == "bogus" else None)
     with hub_rejects, httpx.Client(base_url=hub_rejects.base_url, headers=AUTH) as client:
@@ -141,7 +141,7 @@ def test_create_update_and_read_by_id_or_unique_property(hub: HubSpotStandIn, ap
     assert partial.json()["errors"][0]["context"]["ids"] == ["404"]
     assert len(partial.json()["results"]) == 1
 
-    single = api.get(f"/crm/v3/objects/2-12345/A1", params={"idProperty": "code", "properties": "size"})
+    single = api.get("/crm/v3/objects/2-12345/A1", params={"idProperty": "code", "properties": "size"})
     assert single.status_code == 200 and single.json()["properties"]["size"] == "4"
     assert api.get("/crm/v3/objects/2-12345/nope").status_code == 404
 
