@@ -29,9 +29,10 @@ from ziggy_desktop.ui.context import UiContext  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def flow(name: str, tags: list[str], middle: list[dict], test_data=None, timeout: float = 300) -> dict:
-    blocks = [{"id": "receiver", "type": "receiver", "name": "Receive", "config": {"testData": test_data},
-               "position": [60, 160]}]
+def flow(name: str, tags: list[str], middle: list[dict], test_data=None, timeout: float = 300,
+         history_level: str = "ERRORED_WITH_DATA", receiver_config: dict | None = None) -> dict:
+    blocks = [{"id": "receiver", "type": "receiver", "name": "Receive",
+               "config": {"testData": test_data, **(receiver_config or {})}, "position": [60, 160]}]
     x = 60
     for index, block in enumerate(middle):
         x += 240
@@ -41,11 +42,32 @@ def flow(name: str, tags: list[str], middle: list[dict], test_data=None, timeout
     edges = [{"from": a["id"], "fromPort": "out", "to": b["id"], "toPort": "in"}
              for a, b in zip(blocks, blocks[1:]) if a["type"] != "fail"]
     return {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": name, "tags": tags,
-            "settings": {"timeoutSeconds": timeout, "historyLevel": "ERRORED_WITH_DATA"}, "blocks": blocks,
+            "settings": {"timeoutSeconds": timeout, "historyLevel": history_level}, "blocks": blocks,
             "edges": edges}
 
 
 SAMPLE_CONTACTS = [{"email": "ada@example.com", "firstname": "Ada"}, {"email": "alan@example.com", "firstname": "Alan"}]
+CONTACTS = [{"email": f"{name.lower()}@example.com", "firstname": name, "lifecyclestage": stage}
+            for name, stage in [("Ada", "lead"), ("Alan", "customer"), ("Grace", "lead"), ("Edsger", "opportunity"),
+                                ("Barbara", "lead"), ("Donald", "customer")] * 20]
+
+
+def seed_vault_and_queues(context: UiContext) -> None:
+    """Connections, secrets and named queues as an integration engineer would have them (dummy values)."""
+    vault = context.vault
+    vault.set_connection("hubspot-portal", "hubspot", {"token": "pat-dev-dummy"}, {"token": "pat-prod-dummy"},
+                         "Marketing portal (sandbox in DEV)")
+    vault.set_connection("warehouse", "sql", {"url": "postgresql://sync:dummy@db.internal/warehouse"}, None,
+                         "Reporting database")
+    vault.set_connection("erp-api", "rest", {"baseUrl": "https://erp.example.com/api/v2", "authType": "bearer",
+                                             "token": "dummy"}, {"baseUrl": "https://erp.example.com/api/v2"},
+                         "Orders and invoices")
+    vault.set_secret("slack-webhook", "https://hooks.example.com/dummy", "", "Alerts channel")
+    vault.set_secret("erp-signing-key", "dummy-dev", "dummy-prod", "Signs webhook payloads")
+    services = context.services
+    services.named_queues.save("hubspot", rate_per_second=10)
+    services.named_queues.save("erp-nightly", rate_per_second=0.5, paused=True)
+    services.queue.refresh_named_queues()
 
 
 def seed(services) -> dict[str, str]:
@@ -53,12 +75,14 @@ def seed(services) -> dict[str, str]:
         "hello": json.loads(sample_flow_text()),
         "contacts": flow("Contacts CSV → HubSpot", ["migration", "hubspot"], [
             {"name": "Log batch", "type": "console", "config": {"message": "Importing contacts", "includeData": True}},
-            {"name": "Throttle", "type": "delay", "config": {"ms": 5}}], SAMPLE_CONTACTS),
+            {"name": "Throttle", "type": "delay", "config": {"ms": 5}}], CONTACTS, history_level="ALL",
+            receiver_config={"batchSize": 25}),
         "webhook": flow("Company name webhook", ["integration", "hubspot"], [
             {"name": "Log payload", "type": "console", "config": {"message": "Company update"}}], {"companyId": 42}),
         "broken": flow("Deal sync (broken mapping)", ["integration"], [
             {"name": "Log", "type": "console", "config": {"message": "Deals received"}},
-            {"name": "Map deal stages", "type": "fail", "config": {"message": "dealstage 'won' has no mapping"}}]),
+            {"name": "Map deal stages", "type": "fail", "config": {"message": "dealstage 'won' has no mapping"}}],
+            [{"dealId": 9001, "dealstage": "won"}]),
         "slow": flow("Nightly export", ["scheduled"], [
             {"name": "Wait for window", "type": "delay", "config": {"ms": 600_000}}], timeout=3600),
         "timeout": flow("Legacy ERP pull", ["migration"], [
@@ -124,7 +148,9 @@ def main() -> int:
 
         from ziggy_desktop.ui.main_window import MainWindow
 
-        window = MainWindow(UiContext(services, runtime.server.url, None, runtime.shutdown))
+        context = UiContext(services, runtime.server.url, None, runtime.shutdown)
+        seed_vault_and_queues(context)
+        window = MainWindow(context)
         window.resize(1280, 800)
         window.show()
         window.show_page("flows")
@@ -134,6 +160,16 @@ def main() -> int:
         window.flow_page.run_flow()
         wait_until(app, lambda: window.flow_page.state_label.text() == "SUCCESS")
         save(window, out_dir, "flow", app)
+
+        window.open_flow(uuids["contacts"])
+        window.flow_page.run_flow()
+        wait_until(app, lambda: window.flow_page.state_label.text() == "SUCCESS")
+        graph = window.flow_page.graph
+        graph.select_edge(graph.edge_index("b0", "b1"))
+        save(window, out_dir, "flow-edge-data", app)
+        graph.select_block("b0")
+        save(window, out_dir, "flow-block-settings", app)
+        contacts_run = window.flow_page.followed_execution_id
 
         window.open_flow(uuids["broken"])
         window.flow_page.run_flow()
@@ -148,9 +184,24 @@ def main() -> int:
         wait_until(app, lambda: history.detail_pane.view is not None
                    and history.detail_pane.view.execution_id == fatal)
         save(window, out_dir, "history", app)
+        history.select_execution(contacts_run)
+        wait_until(app, lambda: history.detail_pane.detail is not None
+                   and history.detail_pane.detail.view.execution_id == contacts_run)
+        pane = history.detail_pane
+        pane.tabs.setCurrentWidget(pane.edge_data)
+        pane.edge_data.table.selectRow(1)
+        save(window, out_dir, "history-edge-data", app)
 
         window.show_page("queues")
         save(window, out_dir, "queues", app)
+
+        window.show_page("connections")
+        wait_until(app, lambda: not window.connections_page.busy)
+        save(window, out_dir, "connections", app)
+        window.connections_page.connections.table.selectRow(1)
+        window.connections_page.edit_connection()
+        save(window.connections_page.dialog, out_dir, "connection-dialog", app)
+        window.connections_page.dialog.reject()
 
         from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog
         from ziggy_desktop.ui.key_dialogs import NewKeyDialog

@@ -155,7 +155,8 @@ class SecretDialog(_VaultDialog):
         layout.addLayout(grid)
         layout.addWidget(self.clear_prod)
         layout.addWidget(self.show_values)
-        layout.addWidget(_muted(note + " Scripts read it as secrets['<name>'] in the run's mode."))
+        layout.addWidget(_muted(note + " Scripts read it as ctx.secrets['<name>'] and expressions as "
+                                       "secret('<name>'), in the run's mode."))
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         (self.dev_field if existing else self.name_field).setFocus()
