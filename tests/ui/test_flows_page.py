@@ -129,7 +129,7 @@ def test_preview_shows_the_flow_and_its_runs_live(page, qtbot, ui_context):
     assert preview.uuid_label.text() == flow_uuid
     assert preview.tags_value.text() == "billing"
     assert preview.timeout_value.text() == "60 s"
-    assert preview.history_value.text() == "ERRORED_WITH_DATA"
+    assert preview.history_value.text() == "ALL"  # what make_flow stores
     assert [preview.blocks.topLevelItem(i).text(1) for i in range(preview.blocks.topLevelItemCount())] == [
         "Receiver", "Console", "Terminator"]
     assert preview.runs_value.text() == "No runs yet"
