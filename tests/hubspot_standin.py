@@ -20,6 +20,8 @@ inputs fail answers 207 Multi-Status with `results` for the good ones and `error
 ones (`context.ids` holds the input's id or the id property's value, `context.objectWriteTraceId`
 the trace id when the input had one); all inputs failing is a 207 with empty results. Property
 values are stored and returned as strings; contact emails are compared case-insensitively.
+Simplified on purpose: per-record refusals are always a 207 (HubSpot may refuse a whole batch with
+a 400 unless objectWriteTraceIds ask for multi-status), and the limit is one per-second window.
 
 Constructor knobs:
     token                  the accepted bearer token ("test-token").
