@@ -16,6 +16,7 @@ from .data_store import DataStore
 from .db import DatabaseWriter, create_db_engine, init_schema
 from .engine import RunResources
 from .engine.script_pool import ScriptPool
+from .engine.sql_engines import protect_database
 from .errors import ZiggyError
 from .events import EventBus
 from .executions import ExecutionService
@@ -78,6 +79,7 @@ def open_services(settings: Settings, *, run_flows: bool | None) -> Services:
     if settings.sqlite_path is not None:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.database_url)
+    protect_database(settings.database_url)  # the sql block must never write to the app's own database
     try:
         init_schema(engine)
     except SQLAlchemyError as exc:
