@@ -267,6 +267,8 @@ def test_raw_runs_ddl_once_per_batch_and_parameterised_statements_per_record(tmp
       "columns": [{"column": "id"}]}, "is not a usable name"),
     ({"connection": "target", "operation": "insert", "table": "contacts",
       "columns": [{"column": "id\" OR 1=1"}]}, r"config.columns\[0\].column"),
+    ({"connection": "target", "operation": "delete", "table": "contacts", "keyColumns": ["id\n"]},
+     r"config.keyColumns item 'id\\n' is not a usable name"),
     ({"connection": "target", "operation": "upsert", "table": "contacts", "keyColumns": ["id"],
       "columns": [{"column": "id"}, {"column": "id"}]}, "lists the column 'id' twice"),
     ({"connection": "target", "operation": "update", "table": "contacts", "keyColumns": ["id"],

@@ -33,7 +33,7 @@ OPERATIONS = ("select", "insert", "update", "delete", "upsert", "raw")
 WRITES = ("insert", "update", "delete", "upsert")
 # Letters, digits, _ and $, starting with a letter or _: every database takes these once quoted, and
 # nothing in them can end the identifier early.
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 _CLOSE_WAIT_SECONDS = 5.0  # how long close() waits for an interrupted query's thread to let go
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 _CONTAINERS = (dict, list)
@@ -72,7 +72,7 @@ class _Compiled:
 
 
 def _identifier(name: Any, where: str) -> str:
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise ValidationError(f"{where} {name!r} is not a usable name: use letters, digits, _ and $, starting with a "
                               f"letter or _ (at most 63 characters)")
     return name
@@ -303,8 +303,11 @@ class Sql(Block):
                 log.warning("a query of block %s did not stop; its connection is discarded", self.node.id)
                 conn.invalidate()
                 return
-        if self._result is not None:
-            self._result.close()
+        try:
+            if self._result is not None:
+                self._result.close()
+        except SQLAlchemyError:
+            log.debug("closing a result failed", exc_info=True)
         conn.close()  # rolls back whatever was not committed and returns the connection to the pool
 
     # -- the operations ------------------------------------------------------------------------------------
