@@ -9,7 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
+from ziggy_desktop import bundled
+from ziggy_desktop.engine.runner import compile_flow
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint
+from ziggy_desktop.flows import validate_flow
 from ziggy_desktop.ui.bridge import Background, EventBridge
 from ziggy_desktop.ui.flow_settings_dialog import FlowSettingsDialog
 from ziggy_desktop.ui.flows_model import NAME, FlowsFilterModel, FlowsTableModel
@@ -292,3 +295,42 @@ def test_delete_key_on_the_table_asks_but_not_in_the_search_box(page, qtbot, mon
     page.table.setFocus()
     qtbot.keyClick(page.table, Qt.Key.Key_Delete)
     assert len(asked) == 1 and "Deals migration" in asked[0]
+
+
+def test_every_bundled_sample_imports_from_the_menu_and_validates(make_page, qtbot, ui_context):
+    page = make_page()
+    assert set(page.sample_buttons) == set(page.sample_actions) == set(bundled.sample_flow_names())
+    assert {"hello-world.json", "contacts-migration.json", "company-webhook.json"} <= set(page.sample_actions)
+    for file_name, action in page.sample_actions.items():
+        assert action.toolTip() == bundled.SAMPLE_DESCRIPTIONS[file_name]
+        action.trigger()
+        name = page.samples[file_name].name
+        qtbot.waitUntil(lambda: page.selected_flow() is not None and page.selected_flow().name == name,
+                        timeout=5000)
+        document = json.loads(ui_context.services.flows.export(page.selected_uuid()))
+        assert validate_flow(json.dumps(document))["name"] == name
+        compile_flow(document)  # every block's deeper checks (expressions, paths) pass too
+    assert len(ui_context.services.flows.list()) == len(page.sample_actions)
+    migration = json.loads(ui_context.services.flows.export(page.samples["contacts-migration.json"].document["uuid"]))
+    path = Path(next(b for b in migration["blocks"] if b["type"] == "file_read")["config"]["path"])
+    # Absolute, so the flow reads its CSV wherever the app was started from (installed or frozen too).
+    assert path.is_absolute() and path.is_file()
+    assert path.read_bytes() == bundled.resource_file("flows", "data", "contacts.csv").read_bytes()
+
+
+def test_importing_a_sample_again_asks_before_replacing_the_stored_copy(make_page, qtbot, ui_context, monkeypatch):
+    page = make_page()
+    page.sample_buttons["hello-world.json"].click()
+    qtbot.waitUntil(lambda: page.visible_names() == ["Hello world"], timeout=5000)
+    flows = ui_context.services.flows
+    document = json.loads(flows.export(page.selected_uuid()))
+    document["name"] = "Hello world (mine)"
+    flows.save(document)
+    page.refresh()
+    asked = answer(monkeypatch, QMessageBox.StandardButton.No)
+    page.sample_actions["hello-world.json"].trigger()
+    assert len(asked) == 1 and "Hello world (mine)" in asked[0]
+    assert not page.is_busy() and page.visible_names() == ["Hello world (mine)"]
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    page.sample_actions["hello-world.json"].trigger()
+    qtbot.waitUntil(lambda: page.visible_names() == ["Hello world"], timeout=5000)

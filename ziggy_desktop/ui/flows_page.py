@@ -8,8 +8,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QFontDatabase, QGuiApplication, QIcon, QKeySequence, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout,
-                               QHeaderView, QInputDialog, QLabel, QLineEdit, QMessageBox, QPushButton, QScrollArea,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QCommandLinkButton, QFileDialog, QFormLayout, QFrame,
+                               QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox,
+                               QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QStackedWidget, QStyle, QTableView, QToolBar, QToolButton,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -266,6 +267,7 @@ class FlowsPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self._busy = 0
         self._refreshing = False
+        self.samples = {sample.file_name: sample for sample in bundled.sample_flows()}
 
         heading = _big(QLabel("Flows"), 1.3)
         self.count_label = QLabel()
@@ -391,6 +393,15 @@ class FlowsPage(QWidget):
         self.new_action = add("New", SP.SP_FileIcon, self.new_flow, "Create a flow (Ctrl+N)")
         self.import_action = add("Import…", SP.SP_DialogOpenButton, self.import_flows,
                                  "Import flows from JSON files (Ctrl+I)")
+        self.samples_menu = self._build_samples_menu()
+        self.samples_button = QToolButton()
+        self.samples_button.setText("Samples")
+        self.samples_button.setIcon(style.standardIcon(SP.SP_FileDialogContentsView))
+        self.samples_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.samples_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.samples_button.setMenu(self.samples_menu)
+        self.samples_button.setToolTip("Import a sample flow shipped with the app")
+        toolbar.addWidget(self.samples_button)
         toolbar.addSeparator()
         self.open_action = add("Open", SP.SP_ArrowForward, self.open_selected, "Open the selected flow", "Ctrl+O")
         self.settings_action = add("Settings…", icon("gear"), self.open_settings,
@@ -410,23 +421,43 @@ class FlowsPage(QWidget):
         title = _big(QLabel("No flows yet"), 1.4)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint = QLabel("A flow is a chain of blocks: a Receiver takes the data, blocks work on it, a Terminator "
-                      "returns the result. Create one, or import the sample to see a run from end to end.")
+                      "returns the result. Create one, or import a sample to see a run from end to end.")
         hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setFixedWidth(min(560, hint.fontMetrics().averageCharWidth() * 80))
         self.empty_new_button = QPushButton("Create a flow")
         self.empty_new_button.setDefault(True)
         self.empty_new_button.clicked.connect(self.new_flow)
-        self.empty_sample_button = QPushButton("Import the sample flow")
-        self.empty_sample_button.clicked.connect(self.import_sample)
         self.empty_import_button = QPushButton("Import from files…")
         self.empty_import_button.clicked.connect(self.import_flows)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for button in (self.empty_new_button, self.empty_sample_button, self.empty_import_button):
+        for button in (self.empty_new_button, self.empty_import_button):
             button.setMinimumHeight(32)
             buttons.addWidget(button)
         buttons.addStretch(1)
+        # Each sample with what it shows: a newcomer picks by what it does, not by its file name.
+        samples_box = QWidget()
+        samples_box.setFixedWidth(hint.width())
+        samples_layout = QVBoxLayout(samples_box)
+        samples_layout.setContentsMargins(0, 0, 0, 0)
+        samples_layout.setSpacing(2)
+        samples_title = QLabel("Or import a sample:")
+        samples_title.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        samples_layout.addWidget(samples_title)
+        self.sample_buttons: dict[str, QCommandLinkButton] = {}
+        for file_name, sample in self.samples.items():
+            button = QCommandLinkButton(sample.name, sample.description)
+            button.setToolTip(f"Import “{sample.name}” ({file_name})")
+            button.clicked.connect(lambda _checked=False, name=file_name: self.import_sample(name))
+            samples_layout.addWidget(button)
+            self.sample_buttons[file_name] = button
+        self.empty_sample_button = self.sample_buttons.get(bundled.HELLO_WORLD) or next(
+            iter(self.sample_buttons.values()), None)
+        samples_row = QHBoxLayout()
+        samples_row.addStretch(1)
+        samples_row.addWidget(samples_box)
+        samples_row.addStretch(1)
         layout.addWidget(title)
         layout.addSpacing(6)
         # A wrapped label only gets its full height in a plain box, not with an alignment flag.
@@ -437,8 +468,25 @@ class FlowsPage(QWidget):
         layout.addLayout(hint_row)
         layout.addSpacing(12)
         layout.addLayout(buttons)
+        if self.samples:
+            layout.addSpacing(16)
+            layout.addLayout(samples_row)
         layout.addStretch(3)
         return widget
+
+    def _build_samples_menu(self) -> QMenu:
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        self.sample_actions: dict[str, QAction] = {}
+        for file_name, sample in self.samples.items():
+            action = menu.addAction(sample.name)
+            action.setToolTip(sample.description)
+            action.setStatusTip(sample.description)
+            action.triggered.connect(lambda _checked=False, name=file_name: self.import_sample(name))
+            self.sample_actions[file_name] = action
+        if not self.samples:
+            menu.addAction("No samples are bundled with this build").setEnabled(False)
+        return menu
 
     # -- listing ---------------------------------------------------------------------------------
 
@@ -605,9 +653,20 @@ class FlowsPage(QWidget):
         self.refresh(flow.uuid)
         self.openFlowRequested.emit(flow.uuid)
 
-    def import_sample(self) -> None:
+    def import_sample(self, file_name: str = bundled.HELLO_WORLD) -> None:
+        """Store a bundled sample (its data files point at the copies shipped with the app) and select it."""
+        sample = self.samples.get(file_name)
+        if sample is None:
+            QMessageBox.warning(self, "Import a sample", f"This build has no sample named {file_name}.")
+            return
+        stored = {flow.uuid: flow.name for flow in self.model.flows()}.get(sample.document["uuid"])
+        if stored is not None and not confirm(
+                self, "Replace a flow?", f"The sample “{sample.name}” is already stored as “{stored}”. Replace "
+                f"it with the original sample? Changes made to it are lost."):
+            return
         flows = self.context.services.flows
-        self._run("Import the sample flow", lambda: flows.save(bundled.sample_flow_text())[0],
+        # Read afresh: the store may normalise the document it is given, and the menu keeps its copy.
+        self._run("Import a sample", lambda: flows.save(bundled.sample_flow_document(file_name))[0],
                   lambda flow: self.refresh(flow.uuid))
 
     def import_flows(self) -> None:
