@@ -27,7 +27,7 @@ from ziggy_desktop.config import load_settings  # noqa: E402
 from ziggy_desktop.executions import LaunchRequest  # noqa: E402
 
 SCHEMA = {"type": "object", "required": ["email", "first_name"],
-          "properties": {"email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[a-z]+$"},
+          "properties": {"email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[A-Za-z]+$"},
                          "first_name": {"type": "string", "minLength": 1},
                          "company": {"type": "string"}}}
 MAPPINGS = [{"target": "email", "source": "email", "transform": "lower"},
@@ -57,7 +57,7 @@ def write_contacts(path: Path, count: int, seed: int = 7) -> int:
             broken = rng.random() < 0.02
             email = f"{name}.{surname}.{index}{'' if broken else '@example.com'}"
             valid += not broken
-            writer.writerow([f" {email.upper() if index % 3 == 0 else email} ", f" {name} ", surname,
+            writer.writerow([email.upper() if index % 3 == 0 else email, f" {name} ", surname,
                              f"{surname} & Co ", f"+33 6 {index:08d}"])
     return valid
 

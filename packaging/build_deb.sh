@@ -42,7 +42,7 @@ Architecture: ${ARCH}
 Maintainer: Ziggy Desktop maintainers <maintainers@ziggy.invalid>
 Installed-Size: ${SIZE_KB}
 Depends: libc6, libfontconfig1, libdbus-1-3
-Recommends: libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0, libxkbcommon-x11-0, libegl1
+Recommends: libpq5, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0, libxkbcommon-x11-0, libegl1
 Section: devel
 Priority: optional
 Homepage: https://ziggy.invalid/desktop

@@ -103,6 +103,11 @@ def _create(url: URL) -> Engine:
         raise SqlUrlError(f"no database driver for {url.drivername!r} ({safe_url(url)}); use sqlite:/// or "
                           f"postgresql:// URLs") from None
     except ImportError as exc:
+        if backend == "postgresql":
+            # The packaged app ships psycopg without its bundled libpq (10 MB): it uses the system's.
+            raise SqlUrlError(f"PostgreSQL needs the libpq client library, which was not found ({exc}). Install "
+                              f"it (Debian/Ubuntu: sudo apt install libpq5; Fedora: sudo dnf install libpq; "
+                              f"macOS: brew install libpq; Windows: the PostgreSQL client tools) and retry.") from None
         raise SqlUrlError(f"the database driver for {url.drivername!r} is not installed ({exc.name}); use "
                           f"sqlite:/// or postgresql:// URLs") from None
     except (ArgumentError, TypeError) as exc:
