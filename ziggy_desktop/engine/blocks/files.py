@@ -141,17 +141,23 @@ class _JsonArrayStream:
             return value
 
 
+def _check_path_encoding_columns(config: Mapping[str, Any], where: str) -> list[str]:
+    """The settings both file blocks share; returns the configured columns."""
+    if not config["path"].strip():
+        raise ValidationError(f"{where}: config.path is required ({PATH_HELP})")
+    _check_encoding(config["encoding"], where)
+    columns = config["columns"]
+    if len(set(columns)) != len(columns) or not all(c.strip() for c in columns):
+        raise ValidationError(f"{where}: config.columns must be distinct, non-empty names")
+    return columns
+
+
 class FileRead(Block):
     """Reads the whole file each time a batch arrives (usually once: the receiver's), emitting it in batches."""
 
     @classmethod
     def prepare(cls, config: Mapping[str, Any], where: str) -> Any:
-        if not config["path"].strip():
-            raise ValidationError(f"{where}: config.path is required ({PATH_HELP})")
-        _check_encoding(config["encoding"], where)
-        columns = config["columns"]
-        if len(set(columns)) != len(columns) or not all(c.strip() for c in columns):
-            raise ValidationError(f"{where}: config.columns must be distinct, non-empty names")
+        columns = _check_path_encoding_columns(config, where)
         if not config["hasHeader"] and not columns and config["format"] in ("auto", "csv"):
             raise ValidationError(f"{where}: config.columns is required when hasHeader is false: name the CSV's "
                                   f"columns in order")
@@ -350,12 +356,7 @@ class FileWrite(Block):
 
     @classmethod
     def prepare(cls, config: Mapping[str, Any], where: str) -> Any:
-        if not config["path"].strip():
-            raise ValidationError(f"{where}: config.path is required ({PATH_HELP})")
-        _check_encoding(config["encoding"], where)
-        columns = config["columns"]
-        if len(set(columns)) != len(columns) or not all(c.strip() for c in columns):
-            raise ValidationError(f"{where}: config.columns must be distinct, non-empty names")
+        columns = _check_path_encoding_columns(config, where)
         explicit_json = config["format"] == "json" or (
             config["format"] == "auto" and _resolve(config["path"]).suffix.lower() == ".json")
         if config["mode"] == "append" and explicit_json:
