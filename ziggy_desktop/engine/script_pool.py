@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import script_worker
+from .. import script_worker
 from .context import BlockError
 
 log = logging.getLogger("ziggy.engine.scripts")

@@ -10,7 +10,7 @@ from ..block import Block, Emitted
 from ..records import as_records
 from ..registry import BlockType, ConfigField, register
 from ..script_pool import ScriptPool
-from ..script_worker import SCRIPT_FILENAME
+from ...script_worker import SCRIPT_FILENAME
 
 EXAMPLE = '''def transform(records, ctx):
     ctx.log(f"{len(records)} records in {ctx.mode}")

@@ -1,6 +1,7 @@
 """The script block's worker process: runs the user's transform() for each request the pool sends.
 
-Runs in a spawned child, never in the app process. It speaks JSON over its end of a multiprocessing
+Runs in a spawned child, never in the app process. It lives outside the engine package so a new
+worker imports only the standard library, not every block and its dependencies. It speaks JSON over its end of a multiprocessing
 Pipe (send_bytes/recv_bytes, never pickle, so the app never unpickles what user code could forge):
   request  {"code", "records", "context": {"execution_id", "mode", "secrets", "variables"}}
   replies  {"kind": "ready"} once at start; then per request any number of {"kind": "log", "message"}
