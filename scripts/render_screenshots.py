@@ -52,6 +52,53 @@ CONTACTS = [{"email": f"{name.lower()}@example.com", "firstname": name, "lifecyc
                                 ("Barbara", "lead"), ("Donald", "customer")] * 20]
 
 
+LEADS = [{"id": f"L-{1040 + i}", "email": f"{first.lower()}.{last.lower()}@{domain}", "firstname": first,
+          "lastname": last, "company": company, "lifecyclestage": stage}
+         for i, (first, last, domain, company, stage) in enumerate([
+             ("Ada", "Lovelace", "analytical.example", "Analytical Engines", "lead"),
+             ("Alan", "Turing", "bletchley.example", "Bletchley Park", "customer"),
+             ("Grace", "Hopper", "navy.example", "US Navy", "opportunity"),
+             ("Edsger", "Dijkstra", "eindhoven.example", "TU Eindhoven", "lead"),
+             ("Barbara", "Liskov", "mit.example", "MIT", "salesqualifiedlead"),
+             ("Donald", "Knuth", "stanford.example", "Stanford", "customer"),
+             ("Margaret", "Hamilton", "apollo.example", "Apollo Guidance", "lead"),
+             ("Ken", "Thompson", "bell.example", "Bell Labs", "subscriber"),
+             ("Frances", "Allen", "ibm.example", "IBM Research", "lead"),
+             ("John", "Backus", "ibm.example", "IBM", "customer"),
+             ("Radia", "Perlman", "dec.example", "DEC", "lead"),
+             ("Tony", "Hoare", "oxford.example", "Oxford", "opportunity")])]
+# What a real export holds too: a typo'd address, a missing one, a stage HubSpot does not know.
+LEADS[3]["email"] = "edsger.dijkstra@eindhoven"
+LEADS[7]["email"] = ""
+LEADS[10]["lifecyclestage"] = "hot-lead"
+LEAD_SCHEMA = {"type": "object", "required": ["id", "email"], "properties": {
+    "email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+    "lifecyclestage": {"enum": ["subscriber", "lead", "salesqualifiedlead", "opportunity", "customer"]}}}
+
+
+def lead_import_flow() -> dict:
+    """Leads checked against a schema; every row is audited, the rejected ones as errors with the reasons."""
+    def block(block_id: str, kind: str, name: str, config: dict, x: int, y: int) -> dict:
+        return {"id": block_id, "type": kind, "name": name, "config": config, "position": [x, y]}
+
+    blocks = [
+        block("receiver", "receiver", "Leads export", {"testData": LEADS}, 60, 160),
+        block("check", "validate", "Check leads", {"schema": LEAD_SCHEMA}, 300, 160),
+        block("imported", "audit", "Audit imported", {"topic": "lead-import", "identifier": "email",
+                                                      "primaryKey": "id", "secondaryKey": "company",
+                                                      "includeData": True}, 540, 100),
+        block("rejected", "audit", "Audit rejected", {"topic": "lead-rejects", "identifier": "record.email",
+                                                      "primaryKey": "record.id", "secondaryKey": "record.company",
+                                                      "isError": True, "includeData": True}, 540, 260),
+        block("end", "terminator", "Done", {}, 780, 100)]
+    edges = [{"from": "receiver", "fromPort": "out", "to": "check", "toPort": "in"},
+             {"from": "check", "fromPort": "valid", "to": "imported", "toPort": "in"},
+             {"from": "check", "fromPort": "invalid", "to": "rejected", "toPort": "in"},
+             {"from": "imported", "fromPort": "out", "to": "end", "toPort": "in"}]
+    return {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": "Lead import with audit", "tags": ["migration"],
+            "settings": {"timeoutSeconds": 300, "historyLevel": "ALL"}, "blocks": blocks, "edges": edges}
+
+
 def seed_vault_and_queues(context: UiContext) -> None:
     """Connections, secrets and named queues as an integration engineer would have them (dummy values)."""
     vault = context.vault
@@ -87,6 +134,7 @@ def seed(services) -> dict[str, str]:
             {"name": "Wait for window", "type": "delay", "config": {"ms": 600_000}}], timeout=3600),
         "timeout": flow("Legacy ERP pull", ["migration"], [
             {"name": "Slow ERP call", "type": "delay", "config": {"ms": 10_000}}], timeout=0.2),
+        "leads": lead_import_flow(),
     }
     for document in flows.values():
         services.flows.save(document)
@@ -191,6 +239,20 @@ def main() -> int:
         pane.tabs.setCurrentWidget(pane.edge_data)
         pane.edge_data.table.selectRow(1)
         save(window, out_dir, "history-edge-data", app)
+
+        leads_run = launch(services, uuids["leads"])
+        services.executions.wait_finished(leads_run, timeout=30)
+        wait_until(app, lambda: history.select_execution(leads_run))
+        wait_until(app, lambda: pane.detail is not None and pane.detail.view.execution_id == leads_run
+                   and pane.detail.view.finished)
+        pane.tabs.setCurrentWidget(pane.audit_view)
+        audit = pane.audit_view
+        first_error = next(row for row in range(audit.model.rowCount()) if audit.model.line(row).is_error)
+        audit.table.selectRow(first_error)
+        sizes = history.splitter.sizes()
+        history.splitter.setSizes([520, sum(sizes) - 520])  # as a user widens the detail to read the lines
+        save(window, out_dir, "history-audit", app)
+        history.splitter.setSizes(sizes)
 
         window.show_page("queues")
         save(window, out_dir, "queues", app)

@@ -18,12 +18,13 @@ from ..errors import NotFoundError
 from ..events import ExecutionEvent
 from ..executions import ExecutionDetail, ExecutionView
 from ..history import TERMINATION_STATUSES, HistoryFilter, HistoryRow, HistorySummary
+from .audit_view import AuditView
 from .bridge import Background, EventBridge
 from .common import confirm, error_text, pretty_json
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
                             STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, status_of)
-from .run_data import EdgeDataView, data_not_kept_note
+from .run_data import EdgeDataView, block_name, data_not_kept_note
 from .style import local_time, status_color
 
 log = logging.getLogger("ziggy.ui")
@@ -155,11 +156,8 @@ class RunDetailPane(QWidget):
         steps_header = self.steps_table.horizontalHeader()
         steps_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         steps_header.setStretchLastSection(True)
-        self.audit_label = QLabel("No audit lines.\n\nBlocks that call other systems (HubSpot, HTTP, databases) "
-                                  "record each request and answer here.")
-        self.audit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.audit_label.setWordWrap(True)
-        self.audit_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.audit_view = AuditView()
+        self.audit_label = self.audit_view.empty_label  # what the tab says when the run wrote no lines
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -170,7 +168,8 @@ class RunDetailPane(QWidget):
         self.tabs.addTab(self.edge_data, "Data")
         self.tabs.setTabToolTip(self.tabs.indexOf(self.edge_data), "The records that crossed each edge (first 5)")
         self.tabs.addTab(self.console_text, "Console")
-        self.tabs.addTab(self.audit_label, "Audit")
+        self.tabs.addTab(self.audit_view, "Audit")
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.audit_view), "The lines the run's Audit blocks wrote")
         self.result_tab = 1
 
         content = QWidget()
@@ -206,6 +205,7 @@ class RunDetailPane(QWidget):
             self.input_text.setPlaceholderText("Loading…")
             self.steps_table.setRowCount(0)
             self.edge_data.show_note("Loading…")
+            self.audit_view.show_note("Loading…")
         self.view = view
         status = status_of(view)
         self.badge.setText(status)
@@ -281,6 +281,10 @@ class RunDetailPane(QWidget):
         self.tabs.setTabText(self.tabs.indexOf(self.edge_data), f"Data ({edges})" if edges else "Data")
         self.tabs.setTabText(self.tabs.indexOf(self.console_text),
                              f"Console ({len(detail.console)})" if detail.console else "Console")
+        self.audit_view.show_lines(view.execution_id, detail.audit,
+                                   {line.block_id: block_name(detail, line.block_id) for line in detail.audit})
+        self.tabs.setTabText(self.tabs.indexOf(self.audit_view),
+                             f"Audit ({len(detail.audit):,})" if detail.audit else "Audit")
 
     def _result_text(self, view: ExecutionView, status: str, detail: ExecutionDetail, result_text: str | None,
                      not_kept: str | None = None) -> str:
