@@ -6,8 +6,10 @@ CI runs it.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -46,13 +48,32 @@ def bundle_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
+BLOCKS_FLOW = {
+    "ziggyFlow": 1, "uuid": "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a", "name": "Bundle blocks", "blocks": [
+        {"id": "receiver", "type": "receiver"},
+        {"id": "check", "type": "validate", "config": {"schema": {"type": "object", "required": ["email"], "properties": {
+            "email": {"type": "string", "pattern": "@"}}}}},
+        {"id": "shape", "type": "map", "config": {"mappings": [{"target": "email", "expression": "trim(lower(email))"}]}},
+        {"id": "tag", "type": "script", "config": {"code": "def transform(records, ctx):\n"
+                                                            "    return [{**r, 'source': 'script'} for r in records]\n"}},
+        {"id": "ddl", "type": "sql", "config": {"connection": "target", "operation": "raw", "statement":
+            "CREATE TABLE IF NOT EXISTS contacts (email TEXT PRIMARY KEY, source TEXT)"}},
+        {"id": "save", "type": "sql", "config": {"connection": "target", "operation": "upsert", "table": "contacts",
+                                                 "keyColumns": ["email"], "columns": [{"column": "email"},
+                                                                                      {"column": "source"}]}},
+        {"id": "end", "type": "terminator"}],
+    "edges": [{"from": "receiver", "to": "check"}, {"from": "check", "fromPort": "valid", "to": "shape"},
+              {"from": "shape", "to": "tag"}, {"from": "tag", "to": "ddl"}, {"from": "ddl", "to": "save"},
+              {"from": "save", "to": "end"}]}
+
+
 def test_bundle_serves_runs_and_opens_the_window(bundle: Path, tmp_path: Path):
     port = free_port()
     env = bundle_env(tmp_path / "data", port)
 
-    def cli(*args: str) -> str:
-        done = subprocess.run([str(bundle), *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60)
+    def cli(*args: str, **extra_env: str) -> str:
+        done = subprocess.run([str(bundle), *args], env={**env, **extra_env}, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
@@ -75,6 +96,20 @@ def test_bundle_serves_runs_and_opens_the_window(bundle: Path, tmp_path: Path):
         launched = client.launch(flow_uuid, {"from": "smoke test"})
         assert launched.status == 202, launched.body
         assert client.wait_finished(launched.json["executionId"])["terminationStatus"] == "SUCCESS"
+
+        # The blocks that load code by name in the frozen app: a script worker process, JSON Schema,
+        # the expression language and an SQLAlchemy dialect.
+        target = tmp_path / "target.db"
+        cli("connections", "set", "target", "--kind", "sql", "--dev-env", "url=TARGET_URL",
+            TARGET_URL=f"sqlite:///{target}")
+        (tmp_path / "blocks.json").write_text(json.dumps(BLOCKS_FLOW), encoding="utf-8")
+        blocks_uuid = cli("flows", "import", str(tmp_path / "blocks.json"))
+        launched = client.launch(blocks_uuid, [{"email": " Ada@Example.com "}, {"email": "nope"}])
+        finished = client.wait_finished(launched.json["executionId"], timeout=60)
+        assert finished["terminationStatus"] == "SUCCESS", client.request(
+            "GET", f"/api/ziggy/executions/{launched.json['executionId']}").body
+        with sqlite3.connect(target) as conn:
+            assert conn.execute("SELECT email, source FROM contacts").fetchall() == [("ada@example.com", "script")]
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
