@@ -7,11 +7,11 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QFont, QFontDatabase, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
                                QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget)
 
 from ..audit import EXECUTION_DETAIL_LINES, AuditLine
-from .common import pretty_json
+from .common import configure_list_table, pretty_json
 from .style import local_time, status_color
 
 COLUMNS = ("Time", "Level", "Topic", "Identifier", "Primary key", "Secondary key", "Block", "Data")
@@ -175,13 +175,7 @@ class AuditView(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
+        configure_list_table(self.table)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)

@@ -1,4 +1,4 @@
-"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary."""
+"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary, list tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QMessageBox, QTableView, QWidget
 
 from ..errors import ZiggyError
 from ..system_queue import SystemQueue
@@ -21,6 +21,18 @@ def confirm(parent: QWidget, title: str, text: str) -> bool:
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
+
+
+def configure_list_table(table: QTableView) -> QTableView:
+    """The look every list in the app shares: whole read-only rows, one at a time, no grid or row numbers."""
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    return table
 
 
 def queue_summary(queue: SystemQueue | None) -> str:

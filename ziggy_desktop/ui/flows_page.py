@@ -21,7 +21,7 @@ from ..flows import FlowSummary, blank_flow, validate_flow
 from ..history import HistoryFilter
 from .application import icon
 from .bridge import Background, EventBridge
-from .common import confirm
+from .common import configure_list_table, confirm
 from .context import UiContext
 from .flow_settings_dialog import FlowSettingsDialog
 from .flows_model import NAME, TAGS, UPDATED, UUID_ROLE, VERSION, FlowsFilterModel, FlowsTableModel
@@ -297,13 +297,7 @@ class FlowsPage(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
+        configure_list_table(self.table)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
         header = self.table.horizontalHeader()

@@ -20,7 +20,7 @@ from ..executions import ExecutionDetail, ExecutionView
 from ..history import TERMINATION_STATUSES, HistoryFilter, HistoryRow, HistorySummary
 from .audit_view import AuditView
 from .bridge import Background, EventBridge
-from .common import confirm, error_text, pretty_json
+from .common import configure_list_table, confirm, error_text, pretty_json
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
                             STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, status_of)
@@ -147,12 +147,7 @@ class RunDetailPane(QWidget):
         self.steps_table = QTableWidget(0, 8)
         self.steps_table.setHorizontalHeaderLabels(("Block", "Type", "Status", "ms", "In", "Out", "Batches", "Error"))
         self.steps_table.setToolTip("Per block: its status, time, records in and out, and the batches it received")
-        self.steps_table.verticalHeader().setVisible(False)
-        self.steps_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.steps_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.steps_table.setAlternatingRowColors(True)
-        self.steps_table.setShowGrid(False)
-        self.steps_table.setWordWrap(False)
+        configure_list_table(self.steps_table)
         steps_header = self.steps_table.horizontalHeader()
         steps_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         steps_header.setStretchLastSection(True)
@@ -503,18 +498,13 @@ class HistoryPage(QWidget):
     def _build_table(self) -> None:
         table = QTableView()
         table.setModel(self.model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
+        configure_list_table(table)
         table.setSortingEnabled(False)  # always newest first: paging is by position
         table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)  # scroll value == top row
         # Execution ids differ at both ends (prefixes, UUID tails): keep both ends visible. Set on the
         # view, not in a Python delegate, which Qt would call for every painted id.
         table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         # The model's rows are QStandardItems, editable by default; this table only shows runs.
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._table_menu)
         metrics = table.fontMetrics()

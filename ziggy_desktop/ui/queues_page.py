@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
                                QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from .bridge import Background, EventBridge
 from .context import UiContext
 from .named_queues import NamedQueuesPanel
+from .common import configure_list_table
 from .style import local_time, status_color
 
 COLUMNS = ("State", "Position", "Execution ID", "Flow", "Mode", "Trigger", "Created", "Started")
@@ -65,14 +66,11 @@ class QueuesPage(QWidget):
         self.model = QueueTableModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
+        configure_list_table(self.table)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Flow"), QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.table.setAlternatingRowColors(True)
         self.kill_button = QPushButton("Kill selected run")
         self.kill_button.setToolTip("Drop a queued run, or stop a running one; it ends KILLED.")
         self.kill_button.clicked.connect(self.kill_selected)

@@ -6,12 +6,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QStackedWidget,
+from PySide6.QtWidgets import (QHeaderView, QLabel, QPlainTextEdit, QSplitter, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..executions import ExecutionDetail
 from ..flows import keeps_data
-from .common import pretty_json
+from .common import configure_list_table, pretty_json
 
 EDGE_COLUMNS = ("From", "To", "Batches", "Records")
 WHY_NOT_KEPT = {
@@ -74,13 +74,7 @@ class EdgeDataView(QWidget):
         self.detail: ExecutionDetail | None = None
         self.table = QTableWidget(0, len(EDGE_COLUMNS))
         self.table.setHorizontalHeaderLabels(EDGE_COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
+        configure_list_table(self.table)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)

@@ -10,7 +10,7 @@ from typing import Callable, Mapping
 from dotenv import dotenv_values
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QHideEvent, QPalette, QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..history import TERMINATION_STATUSES, HistoryFilter
 from ..keys import KeyInfo
 from .bridge import Background
-from .common import confirm, error_text, queue_summary
+from .common import configure_list_table, confirm, error_text, queue_summary
 from .style import tone
 from .context import UiContext
 from .key_dialogs import KeyNameDialog, NewKeyDialog
@@ -214,12 +214,7 @@ class SecurityTab(QWidget):
         self.model = KeysTableModel(context.services.keys, self)
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        configure_list_table(self.table)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)

@@ -356,7 +356,7 @@ class FileWrite(Block):
 
     @classmethod
     def prepare(cls, config: Mapping[str, Any], where: str) -> Any:
-        columns = _check_path_encoding_columns(config, where)
+        _check_path_encoding_columns(config, where)
         explicit_json = config["format"] == "json" or (
             config["format"] == "auto" and _resolve(config["path"]).suffix.lower() == ".json")
         if config["mode"] == "append" and explicit_json:
