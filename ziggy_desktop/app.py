@@ -25,6 +25,11 @@ def configure_logging(settings: Settings) -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     # Tornado's own access/app loggers repeat what ours say, with full URIs: keep them quiet.
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO, and a REST block's URL may carry an API key in its
+    # query: only at debug level, when the user asked for everything.
+    if settings.log_level != "DEBUG":
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @dataclass
