@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import socket
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ from ziggy_desktop.errors import NotFoundError, ValidationError
 from ziggy_desktop.flows import validate_flow
 
 from ..helpers import make_flow
+from ..postgres_server import postgres_url  # noqa: F401 - the fixture
 
 
 class StandInVault:
@@ -400,10 +400,8 @@ def test_a_pooled_connection_is_usable_after_a_kill(db):
     assert outcome.status == "SUCCESS" and outcome.result == [{"n": 3}]
 
 
-@pytest.mark.skipif(not os.environ.get("ZIGGY_TEST_POSTGRES_URL"), reason="set ZIGGY_TEST_POSTGRES_URL to a scratch "
-                    "PostgreSQL database to run this")
-def test_postgresql_round_trip():
-    url = os.environ["ZIGGY_TEST_POSTGRES_URL"]
+def test_postgresql_round_trip(postgres_url):
+    url = postgres_url
     table = f"ziggy_test_{uuid.uuid4().hex[:8]}"
     vault = StandInVault({"target": url})
 
@@ -423,10 +421,8 @@ def test_postgresql_round_trip():
         go(sql("raw", statement=f"DROP TABLE {table}"))
 
 
-@pytest.mark.skipif(not os.environ.get("ZIGGY_TEST_POSTGRES_URL"), reason="set ZIGGY_TEST_POSTGRES_URL to a scratch "
-                    "PostgreSQL database to run this")
-def test_postgresql_statement_timeout_and_kill_cancel_the_query():
-    vault = StandInVault({"target": os.environ["ZIGGY_TEST_POSTGRES_URL"]})
+def test_postgresql_statement_timeout_and_kill_cancel_the_query(postgres_url):
+    vault = StandInVault({"target": postgres_url})
     timed = run(make_flow(sql(statement="SELECT pg_sleep(60)", timeoutSeconds=0.3)),
                 RunContext("e1", "DEV", None, False, resources=RunResources(vault=vault)))
     assert timed.status == "FATAL" and "took longer than timeoutSeconds" in timed.reason
