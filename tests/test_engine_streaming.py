@@ -207,6 +207,9 @@ def test_a_long_run_reports_its_block_states_while_it_runs(start_server):
     by_block = {s["blockId"]: s for s in steps}
     assert by_block["b1"]["status"] == "RUNNING" and by_block["b1"]["recordsIn"] >= 1
     assert by_block["end"]["recordsIn"] >= 1
+    live_edges = runtime.services.executions.detail(execution_id).edges
+    from_source = next(edge for edge in live_edges if edge["from"] == "b0")
+    assert from_source["records"] >= 1 and all(edge["sample"] == [] for edge in live_edges)  # counts, no data
     runtime.services.queue.kill_running(execution_id)
     assert runtime.services.executions.get(execution_id).termination_status == "KILLED"
 

@@ -447,7 +447,9 @@ class SystemQueue:
 
     def _report_progress(self, item: QueueItem, steps: list, edges: list) -> None:
         """A long run's block states, so the history and the graph follow it live."""
-        values = {"b_id": item.execution_id, "b_steps": dumps(steps)}
+        # Counts only: whether the samples may be kept is known when the run ends (its history level).
+        values = {"b_id": item.execution_id, "b_steps": dumps(steps),
+                  "b_edges": dumps([{**edge, "sample": []} for edge in edges])}
         event = ExecutionEvent(item.execution_id, item.flow_uuid, item.flow_name, RUNNING, trigger=item.trigger,
                                mode=item.mode)
 
@@ -487,4 +489,4 @@ _MARK_FINISHED = (update(_executions)
                           console_json=bindparam("b_console"), edges_json=bindparam("b_edges")))
 _MARK_PROGRESS = (update(_executions)
                   .where(_executions.c.execution_id == bindparam("b_id"), _executions.c.state == RUNNING)
-                  .values(steps_json=bindparam("b_steps")))
+                  .values(steps_json=bindparam("b_steps"), edges_json=bindparam("b_edges")))

@@ -123,6 +123,9 @@ def test_flow_graph_follows_a_long_run_live_then_shows_edge_counts(main_window: 
     assert "so far" in page.inspector_note.text()
     page.graph.select_edge(page.graph.edge_index("receiver", "slow"))
     assert "appear when it ends" in page.inspector_note.text()
+    # Progress reports carry each edge's counts (not its records): the bubble counts while it runs.
+    live_edge = page.graph.edges[page.graph.edge_index("receiver", "slow")]
+    assert live_edge.label is not None and "batches" in page.inspector_note.text()
 
     services.executions.kill(page.followed_execution_id, allow_running=True)
     qtbot.waitUntil(lambda: page.state_label.text() == "KILLED", timeout=WAIT_MS)

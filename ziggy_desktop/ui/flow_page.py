@@ -531,7 +531,8 @@ class FlowPage(QWidget):
         else:
             self._elapsed_timer.start()
             # A long run's progress reports carry its block states so far.
-            self.graph.set_run(status, detail.steps if status == "RUNNING" else [])
+            running = status == "RUNNING"
+            self.graph.set_run(status, detail.steps if running else [], None, detail.edges if running else None)
         self._update_run_bar()
         self._fill_console(detail)
         self._fill_result(detail)
@@ -662,9 +663,12 @@ class FlowPage(QWidget):
         if detail is None:
             return "Run the flow to see the data that crosses this edge.", _NOTHING
         if not detail.view.finished:
-            step = self._step(edge["from"])
-            so_far = (f" So far {step.get('recordsOut', 0):,} records left {self._block_label(edge['from'])}."
-                      if step is not None and step.get("status") == "RUNNING" else "")
+            recorded, step = self._recorded_edge(edge), self._step(edge["from"])
+            if recorded is not None:
+                so_far = f" So far {recorded.get('records', 0):,} records in {recorded.get('batches', 0):,} batches."
+            else:
+                so_far = (f" So far {step.get('recordsOut', 0):,} records left {self._block_label(edge['from'])}."
+                          if step is not None and step.get("status") == "RUNNING" else "")
             return (f"The run is {(self._live_state or detail.view.state).lower()}; the records that crossed this "
                     f"edge appear when it ends.{so_far}"), _NOTHING
         recorded = self._recorded_edge(edge)

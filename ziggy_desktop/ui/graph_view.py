@@ -446,7 +446,7 @@ class FlowGraphView(QGraphicsView):
         for edge in self.edges:
             outgoing[edge.source.block_id] = outgoing.get(edge.source.block_id, 0) + 1
         for edge in self.edges:
-            counted = recorded.get(_edge_key(edge.edge)) if not live else None
+            counted = recorded.get(_edge_key(edge.edge))  # live runs report per-edge counts too
             step = by_block.get(edge.source.block_id)
             if counted is not None:
                 edge.set_run_state(counted.get("records", 0), bool(counted.get("batches")))
