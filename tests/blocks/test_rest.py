@@ -333,11 +333,12 @@ def test_kill_while_a_request_hangs_ends_the_run_killed(api):
 def test_rate_limiter_spaces_calls_and_takes_the_smallest_rate():
     now = [100.0]
     limiter = zhttp.RateLimiter(10, clock=lambda: now[0])
-    assert [round(limiter.reserve(), 3) for _ in range(3)] == [0.0, 0.1, 0.2]
+    gap = zhttp.SPACING_MARGIN / 10  # a little wider than 1/rate, so arrivals never exceed the rate
+    assert [round(limiter.reserve(), 3) for _ in range(3)] == [0.0, round(gap, 3), round(2 * gap, 3)]
     now[0] += 10
     slow = limiter.attach(5)
     fast = limiter.attach(20)
-    assert limiter.rate == 5 and [round(limiter.reserve(), 3) for _ in range(2)] == [0.0, 0.2]
+    assert limiter.rate == 5 and [round(limiter.reserve(), 3) for _ in range(2)] == [0.0, round(2 * gap, 3)]
     limiter.detach(slow)
     assert limiter.rate == 20
     limiter.detach(fast)
