@@ -438,6 +438,14 @@ class HubSpotStandIn:
 
     def _batch_create(self, object_type: str, payload: dict[str, Any], inputs: list[dict[str, Any]]):
         started = _now()
+        # A conflict refuses the whole batch before anything is created, as HubSpot does: a client
+        # may then resend the others without making duplicates.
+        if object_type == "contacts":
+            for item in inputs:
+                email = (item.get("properties") or {}).get("email")
+                existing = self._find_by("contacts", "email", _as_string(email)) if email else None
+                if existing is not None:
+                    raise _Refusal(409, "CONFLICT", f"Contact already exists. Existing ID: {existing['id']}")
         results, errors = [], []
         for item in inputs:
             trace = item.get("objectWriteTraceId")
@@ -446,10 +454,6 @@ class HubSpotStandIn:
             if problem:
                 errors.append(_record_error(problem[0], problem[1], [], trace, problem[2]))
                 continue
-            if object_type == "contacts" and properties.get("email"):
-                existing = self._find_by("contacts", "email", _as_string(properties["email"]))
-                if existing is not None:
-                    raise _Refusal(409, "CONFLICT", f"Contact already exists. Existing ID: {existing['id']}")
             obj = self._create(object_type, properties)
             self.write_counts[object_type][obj["id"]] += 1
             results.append(self._view(object_type, obj, list(properties),

@@ -234,3 +234,14 @@ def test_injected_429s_and_500s_come_every_nth_call() -> None:
         assert [call.status for call in hub.calls_with_status(500)] == [500, 500]
         hub.reset()
         assert hub.calls == [] and client.get("/crm/v3/objects/contacts").status_code == 200
+
+
+def test_a_create_conflict_refuses_the_whole_batch_and_creates_nothing(hub: HubSpotStandIn,
+                                                                      api: httpx.Client) -> None:
+    path = "/crm/v3/objects/contacts/batch/create"
+    assert api.post(path, json={"inputs": [{"properties": {"email": "ada@example.com"}}]}).status_code == 201
+    conflict = api.post(path, json={"inputs": [{"properties": {"email": "new@example.com"}},
+                                               {"properties": {"email": "ada@example.com"}}]})
+    assert conflict.status_code == 409 and conflict.json()["category"] == "CONFLICT"
+    emails = {obj["properties"].get("email") for obj in hub.objects["contacts"].values()}
+    assert emails == {"ada@example.com"}  # new@example.com was not half-created
