@@ -1,5 +1,7 @@
-"""Renders every main screen offscreen to PNG in docs/screenshots/, with realistic sample data.
+"""Renders every main screen offscreen to PNG in docs/screenshots/, from the bundled samples run for real.
 
+The contacts migration and the company webhook run against the HubSpot stand-in (tests/hubspot_standin.py)
+and a SQLite CRM database, so the graph, history, edge data and audit lines are what a user would see.
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/render_screenshots.py [OUT_DIR]
 """
 
@@ -7,103 +9,122 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the HubSpot stand-in lives with the tests
 
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
+from tests.hubspot_standin import HubSpotStandIn  # noqa: E402
 from ziggy_desktop.app import start_runtime  # noqa: E402
-from ziggy_desktop.bundled import sample_flow_text  # noqa: E402
+from ziggy_desktop.bundled import sample_flows  # noqa: E402
 from ziggy_desktop.config import load_settings  # noqa: E402
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint  # noqa: E402
-from ziggy_desktop.history import HistoryFilter  # noqa: E402
 from ziggy_desktop.ui.application import create_application  # noqa: E402
 from ziggy_desktop.ui.context import UiContext  # noqa: E402
+from ziggy_desktop.ui.history_page import FLOW_COLUMN  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+WINDOW_SIZE = (1600, 960)
+# Companies in the HubSpot stand-in (ids 1001, 1002, ... in this order) and the CRM's stale copy of each.
+COMPANIES = [
+    ({"name": "Northwind Traders", "domain": "northwind.example", "industry": "WHOLESALE", "city": "Seattle",
+      "country": "United States"}, "Northwind (old name)", "sales-na"),
+    ({"name": "Contoso Ltd", "domain": "contoso.example", "industry": "RETAIL", "city": "Redmond",
+      "country": "United States"}, "Contoso", "sales-na"),
+    ({"name": "Fabrikam Inc", "domain": "fabrikam.example", "industry": "MANUFACTURING", "city": "Lyon",
+      "country": "France"}, "Fabrikam", "sales-emea"),
+    ({"name": "Umbrella Health", "domain": "umbrella-health.example", "industry": "HOSPITAL_HEALTH_CARE",
+      "city": "London", "country": "United Kingdom"}, "Umbrella Healthcare Ltd", "sales-emea"),
+    ({"name": "Initech", "domain": "initech.example", "industry": "COMPUTER_SOFTWARE", "city": "Toronto",
+      "country": "Canada"}, "Initech Corp", "sales-na"),
+]
+UNKNOWN_COMPANY = "4040"  # a webhook for a company HubSpot does not have: the sample's FATAL path
+BLOCK_WIDTH = 190  # the graph's block width (ziggy_desktop/ui/graph_view.py)
+COLUMN_SPACING = 235  # leaves room for an edge's count bubble between two columns
+
+
+def leave_room_for_bubbles(document: dict) -> None:
+    """Spread a sample's columns when they sit too close for the edge count bubbles to be read.
+
+    A sample whose blocks leave a bubble's width between them is drawn as saved; this only changes a
+    document whose neighbouring blocks (nearly) touch, as the contacts migration's 200 px columns do.
+    """
+    columns = sorted({block["position"][0] for block in document["blocks"]})
+    closest = min((b - a for a, b in zip(columns, columns[1:])), default=COLUMN_SPACING)
+    if closest >= BLOCK_WIDTH + 40:
+        return
+    origin, scale = columns[0], COLUMN_SPACING / closest
+    for block in document["blocks"]:
+        x, y = block["position"]
+        block["position"] = [round(origin + (x - origin) * scale), y]
 
 
 def flow(name: str, tags: list[str], middle: list[dict], test_data=None, timeout: float = 300,
-         history_level: str = "ERRORED_WITH_DATA", receiver_config: dict | None = None) -> dict:
+         queue: str = "") -> dict:
+    """A small demo flow (receiver, the given blocks, terminator) for the states the samples never reach."""
     blocks = [{"id": "receiver", "type": "receiver", "name": "Receive",
-               "config": {"testData": test_data, **(receiver_config or {})}, "position": [60, 160]}]
+               "config": {"testData": test_data, "queue": queue}, "position": [60, 160]}]
     x = 60
     for index, block in enumerate(middle):
         x += 240
         blocks.append({"id": f"b{index}", "name": block["name"], "type": block["type"],
-                       "config": block.get("config", {}), "position": [x, 160 + block.get("dy", 0)]})
+                       "config": block.get("config", {}), "position": [x, 160]})
     blocks.append({"id": "end", "type": "terminator", "name": "Done", "config": {}, "position": [x + 240, 160]})
-    edges = [{"from": a["id"], "fromPort": "out", "to": b["id"], "toPort": "in"}
-             for a, b in zip(blocks, blocks[1:]) if a["type"] != "fail"]
+    edges = [{"from": a["id"], "fromPort": "out", "to": b["id"], "toPort": "in"} for a, b in zip(blocks, blocks[1:])]
     return {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": name, "tags": tags,
-            "settings": {"timeoutSeconds": timeout, "historyLevel": history_level}, "blocks": blocks,
+            "settings": {"timeoutSeconds": timeout, "historyLevel": "ERRORED_WITH_DATA"}, "blocks": blocks,
             "edges": edges}
 
 
-SAMPLE_CONTACTS = [{"email": "ada@example.com", "firstname": "Ada"}, {"email": "alan@example.com", "firstname": "Alan"}]
-CONTACTS = [{"email": f"{name.lower()}@example.com", "firstname": name, "lifecyclestage": stage}
-            for name, stage in [("Ada", "lead"), ("Alan", "customer"), ("Grace", "lead"), ("Edsger", "opportunity"),
-                                ("Barbara", "lead"), ("Donald", "customer")] * 20]
+def seed_flows(services) -> dict[str, str]:
+    """The bundled samples (history level ALL, so every edge keeps its sample) and two demo flows."""
+    samples = {sample.file_name: sample.document for sample in sample_flows()}
+    flows = {"hello": samples["hello-world.json"], "contacts": samples["contacts-migration.json"],
+             "webhook": samples["company-webhook.json"]}
+    for document in flows.values():
+        document["settings"]["historyLevel"] = "ALL"  # every edge keeps its sample for the Data views
+        leave_room_for_bubbles(document)
+    flows["slow"] = flow("Nightly export", ["scheduled"], [
+        {"name": "Wait for window", "type": "delay", "config": {"ms": 600_000}}], timeout=3600)
+    flows["timeout"] = flow("Legacy ERP pull", ["migration"], [
+        {"name": "Slow ERP call", "type": "delay", "config": {"ms": 10_000}}], timeout=0.2)
+    flows["invoices"] = flow("ERP invoice sync", ["scheduled"], [
+        {"name": "Log invoices", "type": "console", "config": {"message": "Invoices received"}}],
+        queue="erp-nightly")  # its queue is paused: its runs wait in the system queue
+    for document in flows.values():
+        services.flows.save(document)
+    return {name: document["uuid"] for name, document in flows.items()}
 
 
-LEADS = [{"id": f"L-{1040 + i}", "email": f"{first.lower()}.{last.lower()}@{domain}", "firstname": first,
-          "lastname": last, "company": company, "lifecyclestage": stage}
-         for i, (first, last, domain, company, stage) in enumerate([
-             ("Ada", "Lovelace", "analytical.example", "Analytical Engines", "lead"),
-             ("Alan", "Turing", "bletchley.example", "Bletchley Park", "customer"),
-             ("Grace", "Hopper", "navy.example", "US Navy", "opportunity"),
-             ("Edsger", "Dijkstra", "eindhoven.example", "TU Eindhoven", "lead"),
-             ("Barbara", "Liskov", "mit.example", "MIT", "salesqualifiedlead"),
-             ("Donald", "Knuth", "stanford.example", "Stanford", "customer"),
-             ("Margaret", "Hamilton", "apollo.example", "Apollo Guidance", "lead"),
-             ("Ken", "Thompson", "bell.example", "Bell Labs", "subscriber"),
-             ("Frances", "Allen", "ibm.example", "IBM Research", "lead"),
-             ("John", "Backus", "ibm.example", "IBM", "customer"),
-             ("Radia", "Perlman", "dec.example", "DEC", "lead"),
-             ("Tony", "Hoare", "oxford.example", "Oxford", "opportunity")])]
-# What a real export holds too: a typo'd address, a missing one, a stage HubSpot does not know.
-LEADS[3]["email"] = "edsger.dijkstra@eindhoven"
-LEADS[7]["email"] = ""
-LEADS[10]["lifecyclestage"] = "hot-lead"
-LEAD_SCHEMA = {"type": "object", "required": ["id", "email"], "properties": {
-    "email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
-    "lifecyclestage": {"enum": ["subscriber", "lead", "salesqualifiedlead", "opportunity", "customer"]}}}
+def seed_hubspot(hub: HubSpotStandIn) -> list[str]:
+    return [hub.seed("companies", properties) for properties, _, _ in COMPANIES]
 
 
-def lead_import_flow() -> dict:
-    """Leads checked against a schema; every row is audited, the rejected ones as errors with the reasons."""
-    def block(block_id: str, kind: str, name: str, config: dict, x: int, y: int) -> dict:
-        return {"id": block_id, "type": kind, "name": name, "config": config, "position": [x, y]}
-
-    blocks = [
-        block("receiver", "receiver", "Leads export", {"testData": LEADS}, 60, 160),
-        block("check", "validate", "Check leads", {"schema": LEAD_SCHEMA}, 300, 160),
-        block("imported", "audit", "Audit imported", {"topic": "lead-import", "identifier": "email",
-                                                      "primaryKey": "id", "secondaryKey": "company",
-                                                      "includeData": True}, 540, 100),
-        block("rejected", "audit", "Audit rejected", {"topic": "lead-rejects", "identifier": "record.email",
-                                                      "primaryKey": "record.id", "secondaryKey": "record.company",
-                                                      "isError": True, "includeData": True}, 540, 260),
-        block("end", "terminator", "Done", {}, 780, 100)]
-    edges = [{"from": "receiver", "fromPort": "out", "to": "check", "toPort": "in"},
-             {"from": "check", "fromPort": "valid", "to": "imported", "toPort": "in"},
-             {"from": "check", "fromPort": "invalid", "to": "rejected", "toPort": "in"},
-             {"from": "imported", "fromPort": "out", "to": "end", "toPort": "in"}]
-    return {"ziggyFlow": 1, "uuid": str(uuid.uuid4()), "name": "Lead import with audit", "tags": ["migration"],
-            "settings": {"timeoutSeconds": 300, "historyLevel": "ALL"}, "blocks": blocks, "edges": edges}
+def create_crm_database(path: Path, company_ids: list[str]) -> None:
+    """The CRM database the webhook sample updates: one stale account per HubSpot company."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE accounts (hubspot_company_id TEXT PRIMARY KEY, name TEXT, domain TEXT, "
+                   "industry TEXT, owner TEXT)")
+        db.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?)", [
+            (company_id, old_name, properties["domain"], None, owner)
+            for company_id, (properties, old_name, owner) in zip(company_ids, COMPANIES)])
+    db.close()
 
 
-def seed_vault_and_queues(context: UiContext) -> None:
-    """Connections, secrets and named queues as an integration engineer would have them (dummy values)."""
-    vault = context.vault
-    vault.set_connection("hubspot-portal", "hubspot", {"token": "pat-dev-dummy"}, {"token": "pat-prod-dummy"},
-                         "Marketing portal (sandbox in DEV)")
+def seed_vault_and_queues(services, hub: HubSpotStandIn, crm_path: Path) -> None:
+    """The connections the samples name (pointing at the stand-in and the SQLite file), plus a few more."""
+    vault = services.vault
+    vault.set_connection("hubspot", "hubspot", {"baseUrl": hub.base_url, "token": hub.token}, None,
+                         "HubSpot portal (local stand-in)")
+    vault.set_connection("crm-db", "sql", {"url": f"sqlite:///{crm_path}"}, None, "CRM accounts database")
     vault.set_connection("warehouse", "sql", {"url": "postgresql://sync:dummy@db.internal/warehouse"}, None,
                          "Reporting database")
     vault.set_connection("erp-api", "rest", {"baseUrl": "https://erp.example.com/api/v2", "authType": "bearer",
@@ -111,38 +132,13 @@ def seed_vault_and_queues(context: UiContext) -> None:
                          "Orders and invoices")
     vault.set_secret("slack-webhook", "https://hooks.example.com/dummy", "", "Alerts channel")
     vault.set_secret("erp-signing-key", "dummy-dev", "dummy-prod", "Signs webhook payloads")
-    services = context.services
     services.named_queues.save("hubspot", rate_per_second=10)
     services.named_queues.save("erp-nightly", rate_per_second=0.5, paused=True)
     services.queue.refresh_named_queues()
 
 
-def seed(services) -> dict[str, str]:
-    flows = {
-        "hello": json.loads(sample_flow_text()),
-        "contacts": flow("Contacts CSV → HubSpot", ["migration", "hubspot"], [
-            {"name": "Log batch", "type": "console", "config": {"message": "Importing contacts", "includeData": True}},
-            {"name": "Throttle", "type": "delay", "config": {"ms": 5}}], CONTACTS, history_level="ALL",
-            receiver_config={"batchSize": 25}),
-        "webhook": flow("Company name webhook", ["integration", "hubspot"], [
-            {"name": "Log payload", "type": "console", "config": {"message": "Company update"}}], {"companyId": 42}),
-        "broken": flow("Deal sync (broken mapping)", ["integration"], [
-            {"name": "Log", "type": "console", "config": {"message": "Deals received"}},
-            {"name": "Map deal stages", "type": "fail", "config": {"message": "dealstage 'won' has no mapping"}}],
-            [{"dealId": 9001, "dealstage": "won"}]),
-        "slow": flow("Nightly export", ["scheduled"], [
-            {"name": "Wait for window", "type": "delay", "config": {"ms": 600_000}}], timeout=3600),
-        "timeout": flow("Legacy ERP pull", ["migration"], [
-            {"name": "Slow ERP call", "type": "delay", "config": {"ms": 10_000}}], timeout=0.2),
-        "leads": lead_import_flow(),
-    }
-    for document in flows.values():
-        services.flows.save(document)
-    return {name: document["uuid"] for name, document in flows.items()}
-
-
-def launch(services, flow_uuid: str, mode: str = "DEV", key: str | None = None, body=None) -> str:
-    """An API launch when a key is given (as Postman would), else a click on Run."""
+def launch(services, flow_uuid: str, mode: str = "DEV", key: str | None = None, body: Any = None) -> str:
+    """An API launch when a key is given (as a webhook or Postman would), else a click on Run."""
     text = None if body is None else json.dumps(body)
     request = LaunchRequest(flow_uuid, mode, None, text, body_fingerprint(body, body is not None),
                             "API" if key else "UI", execution_key=key, use_test_data=key is None)
@@ -169,88 +165,108 @@ def save(widget: QWidget, out_dir: Path, name: str, app: QApplication) -> Path:
     return path
 
 
+def run_history(app: QApplication, services, uuids: dict[str, str], company_ids: list[str],
+                webhook_key: str) -> None:
+    """A day's worth of runs: migrations, webhooks (one for a company HubSpot lacks), ERP time-outs."""
+    for mode in ("DEV", "DEV", "PROD", "DEV"):
+        launch(services, uuids["contacts"], mode)
+    for index in range(22):
+        company = company_ids[index % len(company_ids)]
+        body = {"companyId": company, "domain": COMPANIES[index % len(COMPANIES)][0]["domain"]}
+        launch(services, uuids["webhook"], "PROD" if index % 4 == 3 else "DEV", webhook_key, body)
+        if index % 8 == 5:
+            launch(services, uuids["webhook"], "PROD", webhook_key, {"companyId": UNKNOWN_COMPANY})
+    for _ in range(3):
+        launch(services, uuids["timeout"])
+    launch(services, uuids["hello"])
+    wait_until(app, lambda: services.queue.depth() == 0 and services.queue.running_count() == 0, 120)
+    for _ in range(2):
+        launch(services, uuids["slow"])
+    for _ in range(3):
+        launch(services, uuids["invoices"])
+
+
 def main() -> int:
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out_dir.mkdir(parents=True, exist_ok=True)
     app = create_application(["render_screenshots"])
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, HubSpotStandIn(token="pat-na1-demo") as hub:
         settings = load_settings({"ZIGGY_DATA_DIR": data_dir, "ZIGGY_PORT": "0", "ZIGGY_SHUTDOWN_GRACE_SECONDS": "0"},
                                  cwd=Path(data_dir))
         runtime = start_runtime(settings)
         services = runtime.services
+        company_ids = seed_hubspot(hub)
+        crm_path = Path(data_dir) / "crm.sqlite"
+        create_crm_database(crm_path, company_ids)
+        seed_vault_and_queues(services, hub, crm_path)
         keys = [services.keys.create(name) for name in ("Postman", "CRM webhook", "Old laptop")]
         services.keys.revoke(str(keys[2][0].id))
-        uuids = seed(services)
-        for index in range(24):
-            launch(services, uuids["contacts"], "PROD" if index % 3 == 0 else "DEV", keys[0][1],
-                   body=[{"email": f"user{index}@example.com"}])
-        for _ in range(5):
-            launch(services, uuids["broken"], key=keys[1][1], body=[{"dealstage": "won"}])
-        for _ in range(3):
-            launch(services, uuids["timeout"])
-        for _ in range(6):
-            launch(services, uuids["webhook"], key=keys[1][1], body={"companyId": 7, "name": "Acme"})
-        wait_until(app, lambda: services.queue.depth() == 0 and services.queue.running_count() == 0, 60)
-        for _ in range(2):
-            launch(services, uuids["slow"])
+        uuids = seed_flows(services)
+        run_history(app, services, uuids, company_ids, keys[1][1])
 
         from ziggy_desktop.ui.main_window import MainWindow
 
         context = UiContext(services, runtime.server.url, None, runtime.shutdown)
-        seed_vault_and_queues(context)
         window = MainWindow(context)
-        window.resize(1280, 800)
+        window.resize(*WINDOW_SIZE)
         window.show()
         window.show_page("flows")
         save(window, out_dir, "flows", app)
 
-        window.open_flow(uuids["hello"])
-        window.flow_page.run_flow()
-        wait_until(app, lambda: window.flow_page.state_label.text() == "SUCCESS")
-        save(window, out_dir, "flow", app)
-
+        page = window.flow_page
+        # The graph gets the room the console would leave empty; the inspector fits a mapped record's lines.
+        page.vertical_splitter.setSizes([660, 150])
+        page.horizontal_splitter.setSizes([WINDOW_SIZE[0] - 300, 300])  # nothing to inspect yet
         window.open_flow(uuids["contacts"])
-        window.flow_page.run_flow()
-        wait_until(app, lambda: window.flow_page.state_label.text() == "SUCCESS")
-        graph = window.flow_page.graph
-        graph.select_edge(graph.edge_index("b0", "b1"))
+        page.run_flow()
+        wait_until(app, lambda: page.state_label.text() == "SUCCESS", 60)
+        contacts_run = page.followed_execution_id
+        wait_until(app, lambda: contacts_run in page.run_ids())
+        page.tabs.setCurrentIndex(2)  # Runs: this run and the earlier migrations
+        save(window, out_dir, "flow", app)
+        page.tabs.setCurrentIndex(0)  # Console: what the blocks said
+        graph = page.graph
+        page.horizontal_splitter.setSizes([WINDOW_SIZE[0] - 440, 440])  # wide enough for a mapped record's lines
+        graph.select_edge(graph.edge_index("map", "upsert"))
         save(window, out_dir, "flow-edge-data", app)
-        graph.select_block("b0")
+        graph.select_block("upsert")
         save(window, out_dir, "flow-block-settings", app)
-        contacts_run = window.flow_page.followed_execution_id
 
-        window.open_flow(uuids["broken"])
-        window.flow_page.run_flow()
-        wait_until(app, lambda: window.flow_page.state_label.text() == "FATAL")
+        window.open_flow(uuids["webhook"])
+        unknown_run = launch(services, uuids["webhook"], "DEV", keys[1][1], {"companyId": UNKNOWN_COMPANY})
+        services.executions.wait_finished(unknown_run, timeout=30)
+        page.follow(unknown_run)
+        wait_until(app, lambda: page.state_label.text() == "FATAL")
+        graph.select_block("not_found")
+        page.tabs.setCurrentIndex(1)  # Result: the run's error
         save(window, out_dir, "flow-fatal", app)
 
         window.show_page("history")
         history = window.history_page
-        fatal = services.history.page(HistoryFilter(statuses=frozenset({"FATAL"})), 0, 1)[0].view.execution_id
+        pane = history.detail_pane
         wait_until(app, lambda: not history.busy)
-        history.select_execution(fatal)
-        wait_until(app, lambda: history.detail_pane.view is not None
-                   and history.detail_pane.view.execution_id == fatal)
+        # As a user would drag them: the Flow column wide enough for the samples' names, the detail for the steps.
+        history.table.setColumnWidth(FLOW_COLUMN, history.table.fontMetrics().horizontalAdvance("M" * 21))
+        sizes = history.splitter.sizes()
+        history.splitter.setSizes([940, sum(sizes) - 940])
+        history.select_execution(unknown_run)
+        wait_until(app, lambda: pane.detail is not None and pane.detail.view.execution_id == unknown_run)
+        pane.tabs.setCurrentWidget(pane.steps_table)  # each block's status and counts
         save(window, out_dir, "history", app)
         history.select_execution(contacts_run)
-        wait_until(app, lambda: history.detail_pane.detail is not None
-                   and history.detail_pane.detail.view.execution_id == contacts_run)
-        pane = history.detail_pane
+        wait_until(app, lambda: pane.detail is not None and pane.detail.view.execution_id == contacts_run)
+        history.splitter.setSizes([700, sum(sizes) - 700])  # as a user widens the detail to read it
         pane.tabs.setCurrentWidget(pane.edge_data)
-        pane.edge_data.table.selectRow(1)
+        pane.edge_data.table.selectRow(3)  # To HubSpot properties -> Upsert contacts by email
         save(window, out_dir, "history-edge-data", app)
-
-        leads_run = launch(services, uuids["leads"])
-        services.executions.wait_finished(leads_run, timeout=30)
-        wait_until(app, lambda: history.select_execution(leads_run))
-        wait_until(app, lambda: pane.detail is not None and pane.detail.view.execution_id == leads_run
-                   and pane.detail.view.finished)
         pane.tabs.setCurrentWidget(pane.audit_view)
         audit = pane.audit_view
-        first_error = next(row for row in range(audit.model.rowCount()) if audit.model.line(row).is_error)
-        audit.table.selectRow(first_error)
-        sizes = history.splitter.sizes()
-        history.splitter.setSizes([520, sum(sizes) - 520])  # as a user widens the detail to read the lines
+        wait_until(app, lambda: audit.model.rowCount() > 0)
+        # The row HubSpot refused (its reason is HubSpot's own message), else the first rejected row.
+        rows = range(audit.model.rowCount())
+        audit.table.selectRow(next((row for row in rows if audit.model.line(row).block_id == "audit_refused"), 0))
+        lines = audit.splitter.sizes()
+        audit.splitter.setSizes([220, sum(lines) - 220])  # eight lines fit; the rest shows the line's data
         save(window, out_dir, "history-audit", app)
         history.splitter.setSizes(sizes)
 
@@ -260,13 +276,16 @@ def main() -> int:
         window.show_page("connections")
         wait_until(app, lambda: not window.connections_page.busy)
         save(window, out_dir, "connections", app)
-        window.connections_page.connections.table.selectRow(1)
+        table = window.connections_page.connections.table
+        names = [table.model().index(row, 0).data() for row in range(table.model().rowCount())]
+        table.selectRow(names.index("hubspot"))  # the connection both samples use
         window.connections_page.edit_connection()
         save(window.connections_page.dialog, out_dir, "connection-dialog", app)
         window.connections_page.dialog.reject()
 
-        from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog
+        from ziggy_desktop.ui.flow_settings_dialog import FlowSettingsDialog
         from ziggy_desktop.ui.key_dialogs import NewKeyDialog
+        from ziggy_desktop.ui.settings_dialog import GlobalSettingsDialog
 
         dialog = GlobalSettingsDialog(window.context, window.background, window)
         dialog.resize(880, 620)
@@ -277,19 +296,14 @@ def main() -> int:
         key_dialog.show()
         save(key_dialog, out_dir, "new-key", app)
         key_dialog.hide()
+        flow_dialog = FlowSettingsDialog(window.context, uuids["webhook"], window)
+        flow_dialog.show()
+        save(flow_dialog, out_dir, "flow-settings", app)
+        flow_dialog.hide()
 
-        try:
-            from ziggy_desktop.ui.flow_settings_dialog import FlowSettingsDialog
-        except ImportError:
-            FlowSettingsDialog = None
-        if FlowSettingsDialog is not None:
-            flow_dialog = FlowSettingsDialog(window.context, uuids["hello"], window)
-            flow_dialog.show()
-            save(flow_dialog, out_dir, "flow-settings", app)
-            flow_dialog.hide()
-
-        for killed in list(services.queue.snapshot()[0]):
-            services.executions.kill(killed[0].execution_id, allow_running=True)
+        running, queued, _ = services.queue.snapshot()
+        for item in [item for item, _ in running] + queued:
+            services.executions.kill(item.execution_id, allow_running=True)
         window.close()
     return 0
 
