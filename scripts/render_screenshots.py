@@ -47,26 +47,6 @@ COMPANIES = [
       "country": "Canada"}, "Initech Corp", "sales-na"),
 ]
 UNKNOWN_COMPANY = "4040"  # a webhook for a company HubSpot does not have: the sample's FATAL path
-BLOCK_WIDTH = 190  # the graph's block width (ziggy_desktop/ui/graph_view.py)
-COLUMN_SPACING = 235  # leaves room for an edge's count bubble between two columns
-
-
-def leave_room_for_bubbles(document: dict) -> None:
-    """Spread a sample's columns when they sit too close for the edge count bubbles to be read.
-
-    A sample whose blocks leave a bubble's width between them is drawn as saved; this only changes a
-    document whose neighbouring blocks (nearly) touch, as the contacts migration's 200 px columns do.
-    """
-    columns = sorted({block["position"][0] for block in document["blocks"]})
-    closest = min((b - a for a, b in zip(columns, columns[1:])), default=COLUMN_SPACING)
-    if closest >= BLOCK_WIDTH + 40:
-        return
-    origin, scale = columns[0], COLUMN_SPACING / closest
-    for block in document["blocks"]:
-        x, y = block["position"]
-        block["position"] = [round(origin + (x - origin) * scale), y]
-
-
 def flow(name: str, tags: list[str], middle: list[dict], test_data=None, timeout: float = 300,
          queue: str = "") -> dict:
     """A small demo flow (receiver, the given blocks, terminator) for the states the samples never reach."""
@@ -91,7 +71,6 @@ def seed_flows(services) -> dict[str, str]:
              "webhook": samples["company-webhook.json"]}
     for document in flows.values():
         document["settings"]["historyLevel"] = "ALL"  # every edge keeps its sample for the Data views
-        leave_room_for_bubbles(document)
     flows["slow"] = flow("Nightly export", ["scheduled"], [
         {"name": "Wait for window", "type": "delay", "config": {"ms": 600_000}}], timeout=3600)
     flows["timeout"] = flow("Legacy ERP pull", ["migration"], [
