@@ -519,7 +519,7 @@ class HistoryPage(QWidget):
         header.setHighlightSections(False)
         bold = table.font()
         bold.setBold(True)
-        widths = {ID_COLUMN: metrics.horizontalAdvance("0" * 20), FLOW_COLUMN: metrics.horizontalAdvance("M" * 10),
+        widths = {ID_COLUMN: metrics.horizontalAdvance("0" * 20), FLOW_COLUMN: metrics.horizontalAdvance("M" * 14),
                   MODE_COLUMN: metrics.horizontalAdvance("PROD"), TRIGGER_COLUMN: metrics.horizontalAdvance("Trigger"),
                   STATUS_COLUMN: QFontMetrics(bold).horizontalAdvance("TIMED OUT"),
                   CREATED_COLUMN: metrics.horizontalAdvance("2000-00-00 00:00:00"),
