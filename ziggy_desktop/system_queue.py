@@ -396,6 +396,9 @@ class SystemQueue:
             ctx.payload = None if input_json is None else json.loads(input_json)
             ctx.use_test_data = use_test_data
             ctx.start_clock(flow.timeout_seconds)
+            if flow.queue_name and flow.queue_name not in self._gates:
+                ctx.log(f"the receiver names the queue {flow.queue_name!r}, which does not exist: this run was not "
+                        f"throttled. Create it on the Queues page or with 'ziggy-desktop queues set'.")
             ctx.on_progress = partial(self._report_progress, item)
             outcome = run_flow(flow, ctx)
             keep_data = keeps_data(flow.history_level, outcome.status)

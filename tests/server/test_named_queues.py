@@ -77,3 +77,10 @@ def test_queue_settings_changed_by_another_process_are_picked_up(runtime, client
     # As the CLI would: straight into the database, not through this server.
     runtime.services.named_queues.save("crm", paused=False)
     assert client.wait_finished(execution_id, timeout=15)["terminationStatus"] == "SUCCESS"
+
+
+def test_a_receiver_naming_a_missing_queue_runs_and_says_so_in_its_console(runtime, client):
+    execution_id = launch(client, queued_flow(runtime, "no-such-queue"))
+    assert client.wait_finished(execution_id)["terminationStatus"] == "SUCCESS"
+    console = client.request("GET", f"/api/ziggy/executions/{execution_id}").json["console"]
+    assert any("'no-such-queue', which does not exist" in line["message"] for line in console)
