@@ -22,6 +22,29 @@ def ui_context(qapp, settings):
 
 
 @pytest.fixture
+def history_page(qtbot, ui_context):
+    """The Execution History page on its own, over the real runtime; idle when handed over."""
+    from ziggy_desktop.ui.bridge import Background, EventBridge
+    from ziggy_desktop.ui.history_page import HistoryPage
+
+    bridge = EventBridge(ui_context.services.events)
+    background = Background()
+    page = HistoryPage(ui_context, bridge, background)
+
+    def settle(widget) -> None:
+        qtbot.waitUntil(lambda: not widget.busy, timeout=5000)
+
+    # Let the last reads land before the widget goes: their callbacks touch it.
+    qtbot.addWidget(page, before_close_func=lambda widget: (bridge.close(), settle(widget)))
+    page.resize(1280, 760)
+    page.show()
+    qtbot.waitExposed(page)
+    settle(page)
+    yield page
+    background.shutdown()
+
+
+@pytest.fixture
 def main_window(qtbot, ui_context):
     from ziggy_desktop.ui.main_window import MainWindow
 

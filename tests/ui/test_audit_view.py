@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
 from ziggy_desktop.audit import AuditLine
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint
 from ziggy_desktop.ui.audit_view import BLOCK, COLUMNS, DATA, IDENTIFIER, LEVEL, TOPIC, AuditTableModel, AuditView
-from ziggy_desktop.ui.bridge import Background, EventBridge
 from ziggy_desktop.ui.history_page import HistoryPage
 from ziggy_desktop.ui.style import status_color
 
@@ -76,21 +74,7 @@ def test_view_keeps_the_selected_line_when_the_filter_changes(qtbot):
     assert view.stack.currentWidget() is view.empty_label and view.empty_label.text().startswith("No audit lines")
 
 
-@pytest.fixture
-def page(qtbot, ui_context):
-    bridge = EventBridge(ui_context.services.events)
-    background = Background()
-    history_page = HistoryPage(ui_context, bridge, background)
-    qtbot.addWidget(history_page, before_close_func=lambda widget: (
-        bridge.close(), qtbot.waitUntil(lambda: not widget.busy, timeout=5000)))
-    history_page.resize(1280, 760)
-    history_page.show()
-    qtbot.waitExposed(history_page)
-    yield history_page
-    background.shutdown()
-
-
-def test_history_detail_shows_the_runs_audit_lines(page: HistoryPage, qtbot, ui_context):
+def test_history_detail_shows_the_runs_audit_lines(history_page: HistoryPage, qtbot, ui_context):
     services = ui_context.services
     document = make_flow(
         {"id": "imported", "type": "audit", "config": {"topic": "contact-import", "identifier": "email",
@@ -103,8 +87,8 @@ def test_history_detail_shows_the_runs_audit_lines(page: HistoryPage, qtbot, ui_
                             use_test_data=True)
     execution_id = services.executions.launch(request).view.execution_id
     services.executions.wait_finished(execution_id, timeout=30)
-    qtbot.waitUntil(lambda: page.select_execution(execution_id), timeout=WAIT_MS)
-    pane = page.detail_pane
+    qtbot.waitUntil(lambda: history_page.select_execution(execution_id), timeout=WAIT_MS)
+    pane = history_page.detail_pane
     qtbot.waitUntil(lambda: pane.detail is not None and pane.detail.view.execution_id == execution_id
                     and pane.detail.view.finished, timeout=WAIT_MS)
     audit = pane.audit_view

@@ -1,4 +1,4 @@
-"""The Execution History page against a real runtime: live rows, detail, filters, paging and actions."""
+"""The Execution History history_page against a real runtime: live rows, detail, filters, paging and actions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import sys
 import time
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QMessageBox
@@ -14,7 +13,6 @@ from sqlalchemy import text
 
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint
 from ziggy_desktop.history import HistoryFilter
-from ziggy_desktop.ui.bridge import Background, EventBridge
 from ziggy_desktop.ui.history_model import (COLUMNS, FLOW_COLUMN, ID_COLUMN, STATUS_COLUMN, TRIGGER_COLUMN,
                                             HistoryTableModel)
 from ziggy_desktop.ui.style import status_color
@@ -29,23 +27,8 @@ INSERT = text(
     "values (:e, :f, :n, :m, :tr, :k, 'FINISHED', :t, :r, :b, :ms, :c, :c, :c, 0, '')")
 
 
-@pytest.fixture
-def page(qtbot, ui_context):
-    bridge = EventBridge(ui_context.services.events)
-    background = Background()
-    history_page = HistoryPage(ui_context, bridge, background)
-    # Let the last reads land before the widget goes: their callbacks touch it.
-    qtbot.addWidget(history_page, before_close_func=lambda widget: (bridge.close(), settle(qtbot, widget)))
-    history_page.resize(1280, 760)
-    history_page.show()
-    qtbot.waitExposed(history_page)
-    settle(qtbot, history_page)
-    yield history_page
-    background.shutdown()
-
-
-def settle(qtbot, page: HistoryPage) -> None:
-    qtbot.waitUntil(lambda: not page.busy, timeout=5000)
+def settle(qtbot, history_page: HistoryPage) -> None:
+    qtbot.waitUntil(lambda: not history_page.busy, timeout=5000)
 
 
 def insert_finished(services, flow, count: int, *, prefix: str = "old", status: str = "SUCCESS", mode: str = "DEV",
@@ -66,8 +49,8 @@ def launch_ui(services, flow_uuid: str, mode: str = "DEV") -> str:
     return services.executions.launch(request).view.execution_id
 
 
-def row_of(page: HistoryPage, execution_id: str) -> int | None:
-    model = page.model
+def row_of(history_page: HistoryPage, execution_id: str) -> int | None:
+    model = history_page.model
     for row in range(model.rowCount()):
         view = model.view(row)
         if view is not None and view.execution_id == execution_id:
@@ -75,13 +58,13 @@ def row_of(page: HistoryPage, execution_id: str) -> int | None:
     return None
 
 
-def cell(page: HistoryPage, execution_id: str, column: int) -> Any:
-    row = row_of(page, execution_id)
-    return None if row is None else page.model.index(row, column).data()
+def cell(history_page: HistoryPage, execution_id: str, column: int) -> Any:
+    row = row_of(history_page, execution_id)
+    return None if row is None else history_page.model.index(row, column).data()
 
 
-def shown_ids(page: HistoryPage) -> list[str]:
-    return [page.model.view(row).execution_id for row in range(page.model.rowCount())]
+def shown_ids(history_page: HistoryPage) -> list[str]:
+    return [history_page.model.view(row).execution_id for row in range(history_page.model.rowCount())]
 
 
 def test_model_passes_qtmodeltester(qtmodeltester, ui_context):
@@ -92,9 +75,9 @@ def test_model_passes_qtmodeltester(qtmodeltester, ui_context):
     model.set_filter(HistoryFilter())
     assert model.rowCount() == 30 and model.columnCount() == len(COLUMNS)
     qtmodeltester.check(model)
-    # Counted, not read: a row paints empty until its page is read for the view (or asked for).
+    # Counted, not read: a row paints empty until its history_page is read for the view (or asked for).
     assert model.page_loads == 0 and model.index(0, ID_COLUMN).data() is None
-    model.ensure_rows(0, 29)  # what the page does for the rows in view
+    model.ensure_rows(0, 29)  # what the history_page does for the rows in view
     assert model.page_loads == 5 and model.cached_pages() == [0, 1, 2, 3, 4]
     assert model.index(0, ID_COLUMN).data() == ids[-1]  # newest first
     assert model.index(29, ID_COLUMN).data() == ids[0]
@@ -116,27 +99,27 @@ def test_model_forgets_the_items_of_pages_it_drops(ui_context):
     ids = insert_finished(services, flow, 40)
     model = HistoryTableModel(services.history, page_size=10, max_cached_pages=2)
     model.set_filter(HistoryFilter())
-    for first in (0, 10, 20, 30):  # scrolling down, a page at a time
+    for first in (0, 10, 20, 30):  # scrolling down, a history_page at a time
         model.ensure_rows(first, first + 9)
     assert model.cached_pages() == [2, 3] and model.page_loads == 4
-    assert model.index(5, ID_COLUMN).data() is None  # dropped with its page: 100,000 runs must not pile up
+    assert model.index(5, ID_COLUMN).data() is None  # dropped with its history_page: 100,000 runs must not pile up
     assert model.index(35, ID_COLUMN).data() == ids[4]
     assert model.view(5).execution_id == ids[34]  # asked for again: read again, and written
     assert model.index(5, ID_COLUMN).data() == ids[34] and model.page_loads == 5
 
 
-def test_painting_the_table_calls_no_python(page, ui_context, qtbot):
+def test_painting_the_table_calls_no_python(history_page, ui_context, qtbot):
     """Each Python call from a paint has to win the GIL back, which stalled the window in bursts."""
     services = ui_context.services
     flow = services.flows.save(make_flow(name="Paint"))[0]
     insert_finished(services, flow, 30, prefix="bad", status="FATAL")
     insert_finished(services, flow, 30, created=time.time() - 60)
-    page.refresh()
-    qtbot.waitUntil(lambda: page.model.rowCount() == 60, timeout=5000)
-    settle(qtbot, page)
-    table = page.table
+    history_page.refresh()
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 60, timeout=5000)
+    settle(qtbot, history_page)
+    table = history_page.table
     last_row = table.rowAt(table.viewport().height() - 1)
-    assert last_row > 20 and all(page.model.index(row, ID_COLUMN).data() for row in range(last_row + 1))
+    assert last_row > 20 and all(history_page.model.index(row, ID_COLUMN).data() for row in range(last_row + 1))
     calls: list[str] = []
 
     def profile(frame, event, _arg):
@@ -151,7 +134,7 @@ def test_painting_the_table_calls_no_python(page, ui_context, qtbot):
     assert calls == []
 
 
-def test_api_launch_appears_live_and_turns_success(page, ui_context, qtbot):
+def test_api_launch_appears_live_and_turns_success(history_page, ui_context, qtbot):
     services = ui_context.services
     flow = services.flows.save(make_flow({"type": "delay", "config": {"ms": 300}}, name="Live"))[0]
     _, key = services.keys.create("partner-crm")
@@ -159,22 +142,22 @@ def test_api_launch_appears_live_and_turns_success(page, ui_context, qtbot):
     assert response.status == 202, response.body
     execution_id = response.json["executionId"]
     # No refresh call anywhere: the row comes from the core's events.
-    qtbot.waitUntil(lambda: row_of(page, execution_id) is not None, timeout=5000)
-    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "SUCCESS", timeout=10000)
-    assert cell(page, execution_id, FLOW_COLUMN) == "Live"
-    assert cell(page, execution_id, TRIGGER_COLUMN) == "API"
-    assert page.model.index(row_of(page, execution_id), len(COLUMNS) - 1).data() == "partner-crm"
-    qtbot.waitUntil(lambda: "1 SUCCESS" in page.summary_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: row_of(history_page, execution_id) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: cell(history_page, execution_id, STATUS_COLUMN) == "SUCCESS", timeout=10000)
+    assert cell(history_page, execution_id, FLOW_COLUMN) == "Live"
+    assert cell(history_page, execution_id, TRIGGER_COLUMN) == "API"
+    assert history_page.model.index(row_of(history_page, execution_id), len(COLUMNS) - 1).data() == "partner-crm"
+    qtbot.waitUntil(lambda: "1 SUCCESS" in history_page.summary_label.text(), timeout=5000)
 
 
-def test_fatal_run_shows_failing_block_in_detail(page, ui_context, qtbot):
+def test_fatal_run_shows_failing_block_in_detail(history_page, ui_context, qtbot):
     services = ui_context.services
     flow = services.flows.save(make_flow({"id": "push", "type": "fail", "config": {"message": "HubSpot said 429"}},
                                          name="Doomed", test_data=[{"email": "a@example.com"}]))[0]
     execution_id = launch_ui(services, flow.uuid)
-    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "FATAL", timeout=10000)
-    assert page.select_execution(execution_id)
-    pane = page.detail_pane
+    qtbot.waitUntil(lambda: cell(history_page, execution_id, STATUS_COLUMN) == "FATAL", timeout=10000)
+    assert history_page.select_execution(execution_id)
+    pane = history_page.detail_pane
     qtbot.waitUntil(lambda: pane.detail is not None and pane.detail.view.execution_id == execution_id, timeout=5000)
     assert pane.badge.text() == "FATAL"
     assert "Failed in block" in pane.failure_label.text() and "push (fail)" in pane.failure_label.text()
@@ -191,7 +174,7 @@ def test_fatal_run_shows_failing_block_in_detail(page, ui_context, qtbot):
     assert not pane.kill_button.isEnabled() and pane.rerun_button.isEnabled()
 
 
-def test_each_filter_narrows_the_table(page, ui_context, qtbot):
+def test_each_filter_narrows_the_table(history_page, ui_context, qtbot):
     services = ui_context.services
     alpha = services.flows.save(make_flow(name="Alpha"))[0]
     beta = services.flows.save(make_flow(name="Beta"))[0]
@@ -200,52 +183,52 @@ def test_each_filter_narrows_the_table(page, ui_context, qtbot):
     insert_finished(services, alpha, 3, prefix="alpha-fatal", status="FATAL", created=now - 300)
     insert_finished(services, beta, 4, prefix="beta-prod", mode="PROD", created=now - 120)
     insert_finished(services, beta, 2, prefix="beta-needle", status="KILLED", created=now - 60)
-    page.refresh()
-    qtbot.waitUntil(lambda: page.model.rowCount() == 15, timeout=5000)
+    history_page.refresh()
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 15, timeout=5000)
 
-    page.flow_combo.setCurrentIndex(page.flow_combo.findData(beta.uuid))
-    qtbot.waitUntil(lambda: page.model.rowCount() == 6, timeout=5000)
-    assert all(i.startswith("beta") for i in shown_ids(page))
+    history_page.flow_combo.setCurrentIndex(history_page.flow_combo.findData(beta.uuid))
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 6, timeout=5000)
+    assert all(i.startswith("beta") for i in shown_ids(history_page))
 
-    page.clear_filters()
-    page.status_combo.setCurrentIndex(page.status_combo.findData("FATAL"))
-    qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=5000)
-    assert all(i.startswith("alpha-fatal") for i in shown_ids(page))
-    assert "3 FATAL" in page.summary_label.text()
+    history_page.clear_filters()
+    history_page.status_combo.setCurrentIndex(history_page.status_combo.findData("FATAL"))
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 3, timeout=5000)
+    assert all(i.startswith("alpha-fatal") for i in shown_ids(history_page))
+    assert "3 FATAL" in history_page.summary_label.text()
 
-    page.status_combo.setCurrentIndex(page.status_combo.findData("QUEUED"))
-    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=5000)
-    assert page.table_stack.currentWidget() is page.empty_label
-    assert "No runs match" in page.empty_label.text()
+    history_page.status_combo.setCurrentIndex(history_page.status_combo.findData("QUEUED"))
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 0, timeout=5000)
+    assert history_page.table_stack.currentWidget() is history_page.empty_label
+    assert "No runs match" in history_page.empty_label.text()
 
-    page.clear_filters()
-    page.mode_combo.setCurrentIndex(page.mode_combo.findData("PROD"))
-    qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=5000)
+    history_page.clear_filters()
+    history_page.mode_combo.setCurrentIndex(history_page.mode_combo.findData("PROD"))
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 4, timeout=5000)
 
-    page.clear_filters()
-    qtbot.keyClicks(page.search_edit, "needle")
-    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=5000)  # after the typing debounce
-    assert shown_ids(page) == ["beta-needle-00001", "beta-needle-00000"]
+    history_page.clear_filters()
+    qtbot.keyClicks(history_page.search_edit, "needle")
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 2, timeout=5000)  # after the typing debounce
+    assert shown_ids(history_page) == ["beta-needle-00001", "beta-needle-00000"]
 
-    page.clear_filters()
-    page.time_combo.setCurrentIndex(page.time_combo.findData(15 * 60))
-    qtbot.waitUntil(lambda: page.model.rowCount() == 9, timeout=5000)  # everything but the 2-hour-old runs
+    history_page.clear_filters()
+    history_page.time_combo.setCurrentIndex(history_page.time_combo.findData(15 * 60))
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 9, timeout=5000)  # everything but the 2-hour-old runs
 
-    page.time_combo.setCurrentIndex(page.time_combo.count() - 1)  # custom range
-    assert page.from_edit.isVisible() and page.to_edit.isVisible()
-    page.from_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(now - 7300)))
-    page.to_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(now - 3600)))
-    qtbot.waitUntil(lambda: page.model.rowCount() == 6, timeout=5000)
-    assert all(i.startswith("alpha-old") for i in shown_ids(page))
+    history_page.time_combo.setCurrentIndex(history_page.time_combo.count() - 1)  # custom range
+    assert history_page.from_edit.isVisible() and history_page.to_edit.isVisible()
+    history_page.from_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(now - 7300)))
+    history_page.to_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(now - 3600)))
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 6, timeout=5000)
+    assert all(i.startswith("alpha-old") for i in shown_ids(history_page))
 
-    page.clear_filters()
-    assert not page.from_edit.isVisible()
-    qtbot.waitUntil(lambda: page.model.rowCount() == 15, timeout=5000)
-    page.set_flow_filter(alpha.uuid)  # what the flow page's history button does
-    assert page.flow_combo.currentText() == "Alpha"
-    qtbot.waitUntil(lambda: page.model.rowCount() == 9, timeout=5000)
-    page.set_flow_filter(None)
-    qtbot.waitUntil(lambda: page.model.rowCount() == 15, timeout=5000)
+    history_page.clear_filters()
+    assert not history_page.from_edit.isVisible()
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 15, timeout=5000)
+    history_page.set_flow_filter(alpha.uuid)  # what the flow history_page's history button does
+    assert history_page.flow_combo.currentText() == "Alpha"
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 9, timeout=5000)
+    history_page.set_flow_filter(None)
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 15, timeout=5000)
 
 
 def test_flow_page_history_button_opens_filtered_view(main_window, qtbot):
@@ -255,104 +238,104 @@ def test_flow_page_history_button_opens_filtered_view(main_window, qtbot):
     insert_finished(services, alpha, 3, prefix="a")
     insert_finished(services, beta, 5, prefix="b")
     main_window.show_history_for_flow(beta.uuid)
-    page = main_window.history_page
-    assert main_window.stack.currentWidget() is page
-    qtbot.waitUntil(lambda: page.model.rowCount() == 5, timeout=5000)
-    assert page.flow_combo.currentText() == "Beta"
+    history_page = main_window.history_page
+    assert main_window.stack.currentWidget() is history_page
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 5, timeout=5000)
+    assert history_page.flow_combo.currentText() == "Beta"
 
 
-def test_paging_reads_only_the_pages_in_view(page, ui_context, qtbot):
+def test_paging_reads_only_the_pages_in_view(history_page, ui_context, qtbot):
     services = ui_context.services
     flow = services.flows.save(make_flow(name="Bulk"))[0]
     ids = insert_finished(services, flow, 5000, prefix="bulk", step=0.01)
-    loads_before = page.model.page_loads
-    page.refresh()
-    qtbot.waitUntil(lambda: page.model.rowCount() == 5000, timeout=5000)
-    qtbot.waitUntil(lambda: page.model.index(0, ID_COLUMN).data() is not None, timeout=5000)  # rows in view written
-    assert page.model.page_loads - loads_before <= 2
-    assert page.model.cached_pages() == [0]
-    assert page.model.index(0, ID_COLUMN).data() == ids[-1]
-    assert "5,000" in page.summary_label.text()
+    loads_before = history_page.model.page_loads
+    history_page.refresh()
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 5000, timeout=5000)
+    qtbot.waitUntil(lambda: history_page.model.index(0, ID_COLUMN).data() is not None, timeout=5000)  # rows in view written
+    assert history_page.model.page_loads - loads_before <= 2
+    assert history_page.model.cached_pages() == [0]
+    assert history_page.model.index(0, ID_COLUMN).data() == ids[-1]
+    assert "5,000" in history_page.summary_label.text()
 
-    page.table.scrollToBottom()
-    qtbot.waitUntil(lambda: 24 in page.model.cached_pages(), timeout=5000)
-    assert page.model.page_loads - loads_before <= 4  # the first page and the last one or two
-    assert page.model.index(4999, ID_COLUMN).data() == ids[0]
+    history_page.table.scrollToBottom()
+    qtbot.waitUntil(lambda: 24 in history_page.model.cached_pages(), timeout=5000)
+    assert history_page.model.page_loads - loads_before <= 4  # the first history_page and the last one or two
+    assert history_page.model.index(4999, ID_COLUMN).data() == ids[0]
 
     # A new run at the top while scrolled down: the count grows and the rows in view stay in view.
-    top_id = page.model.index(page.table.rowAt(0), ID_COLUMN).data()
+    top_id = history_page.model.index(history_page.table.rowAt(0), ID_COLUMN).data()
     execution_id = launch_ui(services, flow.uuid)
-    qtbot.waitUntil(lambda: page.model.rowCount() == 5001, timeout=5000)
-    settle(qtbot, page)
-    assert page.model.view(0).execution_id == execution_id  # out of view: known, not written into cells
-    assert page.model.index(5000, ID_COLUMN).data() == ids[0]
-    assert page.model.index(page.table.rowAt(0), ID_COLUMN).data() == top_id
-    assert page.model.page_loads - loads_before <= 10
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 5001, timeout=5000)
+    settle(qtbot, history_page)
+    assert history_page.model.view(0).execution_id == execution_id  # out of view: known, not written into cells
+    assert history_page.model.index(5000, ID_COLUMN).data() == ids[0]
+    assert history_page.model.index(history_page.table.rowAt(0), ID_COLUMN).data() == top_id
+    assert history_page.model.page_loads - loads_before <= 10
 
 
-def test_rerun_creates_a_new_row_with_trigger_rerun(page, ui_context, qtbot):
+def test_rerun_creates_a_new_row_with_trigger_rerun(history_page, ui_context, qtbot):
     services = ui_context.services
     flow = services.flows.save(make_flow({"type": "console", "config": {"message": "got", "includeData": True}},
                                          name="Echo"))[0]
     _, key = services.keys.create("rerun-test")
     response = ApiClient(ui_context.api_url, key).launch(flow.uuid, {"n": 7}, mode="PROD")
     original = response.json["executionId"]
-    qtbot.waitUntil(lambda: cell(page, original, STATUS_COLUMN) == "SUCCESS", timeout=10000)
-    assert page.select_execution(original)
-    qtbot.waitUntil(lambda: page.detail_pane.detail is not None, timeout=5000)
-    assert '"n": 7' in page.detail_pane.input_text.toPlainText()
-    assert "got {\"n\": 7}" in page.detail_pane.console_text.toPlainText()
+    qtbot.waitUntil(lambda: cell(history_page, original, STATUS_COLUMN) == "SUCCESS", timeout=10000)
+    assert history_page.select_execution(original)
+    qtbot.waitUntil(lambda: history_page.detail_pane.detail is not None, timeout=5000)
+    assert '"n": 7' in history_page.detail_pane.input_text.toPlainText()
+    assert "got {\"n\": 7}" in history_page.detail_pane.console_text.toPlainText()
 
-    page.detail_pane.rerun_button.click()
-    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=5000)
-    rerun_id = page.model.view(0).execution_id
+    history_page.detail_pane.rerun_button.click()
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 2, timeout=5000)
+    rerun_id = history_page.model.view(0).execution_id
     assert rerun_id != original
-    assert page.model.view(0).trigger == "RERUN" and page.model.view(0).mode == "PROD"
-    qtbot.waitUntil(lambda: cell(page, rerun_id, STATUS_COLUMN) == "SUCCESS", timeout=10000)
+    assert history_page.model.view(0).trigger == "RERUN" and history_page.model.view(0).mode == "PROD"
+    qtbot.waitUntil(lambda: cell(history_page, rerun_id, STATUS_COLUMN) == "SUCCESS", timeout=10000)
     # The new run is selected and its detail shows the same input.
-    qtbot.waitUntil(lambda: page.detail_pane.detail is not None
-                    and page.detail_pane.detail.view.execution_id == rerun_id
-                    and page.detail_pane.detail.view.finished, timeout=5000)
-    assert '"n": 7' in page.detail_pane.input_text.toPlainText()
-    assert "Re-run queued as" in page.notice_label.text()
+    qtbot.waitUntil(lambda: history_page.detail_pane.detail is not None
+                    and history_page.detail_pane.detail.view.execution_id == rerun_id
+                    and history_page.detail_pane.detail.view.finished, timeout=5000)
+    assert '"n": 7' in history_page.detail_pane.input_text.toPlainText()
+    assert "Re-run queued as" in history_page.notice_label.text()
 
 
-def test_kill_a_running_run_from_the_page(page, ui_context, qtbot):
+def test_kill_a_running_run_from_the_page(history_page, ui_context, qtbot):
     services = ui_context.services
     flow = services.flows.save(make_flow({"type": "delay", "config": {"ms": 60_000}}, name="Slow"))[0]
     execution_id = launch_ui(services, flow.uuid)
-    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "RUNNING", timeout=5000)
-    assert page.select_execution(execution_id)
-    assert page.detail_pane.kill_button.isEnabled()
-    page.detail_pane.kill_button.click()
-    qtbot.waitUntil(lambda: cell(page, execution_id, STATUS_COLUMN) == "KILLED", timeout=10000)
-    qtbot.waitUntil(lambda: page.detail_pane.detail is not None
-                    and page.detail_pane.detail.view.termination_status == "KILLED", timeout=5000)
-    assert "killed by user" in page.detail_pane.failure_label.text()
-    assert not page.detail_pane.kill_button.isEnabled()
+    qtbot.waitUntil(lambda: cell(history_page, execution_id, STATUS_COLUMN) == "RUNNING", timeout=5000)
+    assert history_page.select_execution(execution_id)
+    assert history_page.detail_pane.kill_button.isEnabled()
+    history_page.detail_pane.kill_button.click()
+    qtbot.waitUntil(lambda: cell(history_page, execution_id, STATUS_COLUMN) == "KILLED", timeout=10000)
+    qtbot.waitUntil(lambda: history_page.detail_pane.detail is not None
+                    and history_page.detail_pane.detail.view.termination_status == "KILLED", timeout=5000)
+    assert "killed by user" in history_page.detail_pane.failure_label.text()
+    assert not history_page.detail_pane.kill_button.isEnabled()
 
 
-def test_flush_deletes_only_the_finished_runs_the_filter_shows(page, ui_context, qtbot, monkeypatch):
+def test_flush_deletes_only_the_finished_runs_the_filter_shows(history_page, ui_context, qtbot, monkeypatch):
     services = ui_context.services
     alpha = services.flows.save(make_flow({"type": "delay", "config": {"ms": 60_000}}, name="Alpha"))[0]
     beta = services.flows.save(make_flow(name="Beta"))[0]
     insert_finished(services, alpha, 3, prefix="alpha")
     insert_finished(services, beta, 2, prefix="beta")
     running = launch_ui(services, alpha.uuid)
-    page.refresh()
-    page.set_flow_filter(alpha.uuid)
-    qtbot.waitUntil(lambda: cell(page, running, STATUS_COLUMN) == "RUNNING" and page.model.rowCount() == 4,
+    history_page.refresh()
+    history_page.set_flow_filter(alpha.uuid)
+    qtbot.waitUntil(lambda: cell(history_page, running, STATUS_COLUMN) == "RUNNING" and history_page.model.rowCount() == 4,
                     timeout=5000)
 
     questions = answer(monkeypatch, QMessageBox.StandardButton.No)
-    page.flush_button.click()
+    history_page.flush_button.click()
     assert "Delete 3 finished runs" in questions[-1] and "Alpha" in questions[-1]
     assert services.history.count(HistoryFilter()) == 6  # declined: nothing deleted
 
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
-    page.flush_button.click()
-    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
-    assert shown_ids(page) == [running]  # the running run is kept
-    assert "Deleted 3 finished runs" in page.notice_label.text()
+    history_page.flush_button.click()
+    qtbot.waitUntil(lambda: history_page.model.rowCount() == 1, timeout=5000)
+    assert shown_ids(history_page) == [running]  # the running run is kept
+    assert "Deleted 3 finished runs" in history_page.notice_label.text()
     assert services.history.count(HistoryFilter(flow_uuid=beta.uuid)) == 2  # another flow: untouched
     services.executions.kill(running, allow_running=True)

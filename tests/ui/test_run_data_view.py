@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from ziggy_desktop.executions import LaunchRequest, body_fingerprint
-from ziggy_desktop.ui.bridge import Background, EventBridge
 from ziggy_desktop.ui.history_page import HistoryPage
 from ziggy_desktop.ui.main_window import MainWindow
 
@@ -16,20 +14,6 @@ from ..helpers import make_flow
 
 WAIT_MS = 15_000
 CONTACTS = [{"email": f"user{i}@example.com", "n": i} for i in range(12)]
-
-
-@pytest.fixture
-def page(qtbot, ui_context):
-    bridge = EventBridge(ui_context.services.events)
-    background = Background()
-    history_page = HistoryPage(ui_context, bridge, background)
-    qtbot.addWidget(history_page, before_close_func=lambda widget: (
-        bridge.close(), qtbot.waitUntil(lambda: not widget.busy, timeout=5000)))
-    history_page.resize(1280, 760)
-    history_page.show()
-    qtbot.waitExposed(history_page)
-    yield history_page
-    background.shutdown()
 
 
 def run(services, document: dict) -> str:
@@ -57,12 +41,12 @@ def steps_by_block(pane) -> dict[str, list[str]]:
             for r in range(table.rowCount())}
 
 
-def test_history_detail_shows_block_counts_and_edge_samples(page: HistoryPage, qtbot, ui_context):
+def test_history_detail_shows_block_counts_and_edge_samples(history_page: HistoryPage, qtbot, ui_context):
     document = make_flow({"id": "log", "type": "console", "config": {"message": "batch"}},
                          test_data=CONTACTS, name="Batched contacts")
     document["blocks"][0]["config"]["batchSize"] = 5
     execution_id = run(ui_context.services, document)
-    pane = show(qtbot, page, execution_id)
+    pane = show(qtbot, history_page, execution_id)
 
     steps = steps_by_block(pane)
     assert (steps["log"]["Status"], steps["log"]["In"], steps["log"]["Out"], steps["log"]["Batches"]) == \
@@ -79,10 +63,10 @@ def test_history_detail_shows_block_counts_and_edge_samples(page: HistoryPage, q
     assert "12 records in 3 batches" in data.sample_note.text() and "first 5" in data.sample_note.text()
 
 
-def test_a_run_whose_data_was_not_kept_says_why(page: HistoryPage, qtbot, ui_context):
+def test_a_run_whose_data_was_not_kept_says_why(history_page: HistoryPage, qtbot, ui_context):
     document = make_flow(test_data=CONTACTS, name="Keeps errors only", history_level="ERRORED_WITH_DATA")
     execution_id = run(ui_context.services, document)
-    pane = show(qtbot, page, execution_id)
+    pane = show(qtbot, history_page, execution_id)
     data = pane.edge_data
     assert data.stack.currentWidget() is data.note
     note = data.note.text()
@@ -95,12 +79,12 @@ def test_a_run_whose_data_was_not_kept_says_why(page: HistoryPage, qtbot, ui_con
     failing = make_flow({"id": "boom", "type": "fail", "config": {"message": "no"}}, test_data=CONTACTS[:2],
                         name="Fails, keeps data", history_level="ERRORED_WITH_DATA")
     failed_id = run(ui_context.services, failing)
-    pane = show(qtbot, page, failed_id)
+    pane = show(qtbot, history_page, failed_id)
     assert pane.edge_data.stack.currentIndex() == 0
     assert json.loads(pane.edge_data.sample_text.toPlainText()) == CONTACTS[:2]
 
     nothing = make_flow(test_data=[{"a": 1}], name="Keeps nothing", history_level="ERRORED_NO_DATA")
-    pane = show(qtbot, page, run(ui_context.services, nothing))
+    pane = show(qtbot, history_page, run(ui_context.services, nothing))
     assert "ERRORED_NO_DATA" in pane.edge_data.note.text()
 
 
