@@ -1,10 +1,10 @@
-"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary, list tables."""
+"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary, headings, list tables."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtWidgets import QAbstractItemView, QMessageBox, QTableView, QWidget
 
@@ -12,6 +12,7 @@ from ..errors import ZiggyError
 from ..system_queue import SystemQueue
 
 log = logging.getLogger("ziggy.ui")
+W = TypeVar("W", bound=QWidget)
 MAX_SHOWN_JSON_CHARS = 200_000  # a text widget with megabytes of JSON freezes the window
 
 
@@ -21,6 +22,16 @@ def confirm(parent: QWidget, title: str, text: str) -> bool:
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
+
+
+def emphasize(widget: W, scale: float = 1.0) -> W:
+    """Bold, and `scale` times the size: headings and titles across the pages."""
+    font = widget.font()
+    font.setBold(True)
+    if scale != 1.0:
+        font.setPointSizeF(font.pointSizeF() * scale)
+    widget.setFont(font)
+    return widget
 
 
 def configure_list_table(table: QTableView) -> QTableView:

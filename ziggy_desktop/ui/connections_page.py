@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QHeaderView, QLabel, QMessa
 
 from ..vault import ConnectionInfo, SecretInfo
 from .bridge import Background
-from .common import configure_list_table, confirm, error_text
+from .common import configure_list_table, confirm, emphasize, error_text
 from .context import UiContext
 from .style import local_time, tone
 from .vault_dialogs import KIND_TITLES, ConnectionDialog, SecretDialog
@@ -114,11 +114,7 @@ class VaultSection(QWidget):
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)
 
-        self.heading = QLabel(title)
-        font = self.heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setBold(True)
-        self.heading.setFont(font)
+        self.heading = emphasize(QLabel(title), 1.15)
         self.add_button = QPushButton(f"Add {title.lower()[:-1]}…")
         self.edit_button = QPushButton("Edit…")
         self.delete_button = QPushButton("Delete")
@@ -168,11 +164,7 @@ class ConnectionsPage(QWidget):
         self.background = background
         self.dialog: QDialog | None = None  # the open add/edit dialog (tests drive it)
 
-        heading = QLabel("Secrets & Connections")
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        heading.setFont(font)
+        heading = emphasize(QLabel("Secrets & Connections"), 1.3)
         intro = QLabel("Each holds a DEV and a PROD value: a run uses the one of its executionEnvironmentMode, and "
                        "PROD falls back to DEV when empty. Values are encrypted on this computer and never shown "
                        "again after saving; exports never contain them.")

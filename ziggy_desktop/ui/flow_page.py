@@ -19,7 +19,7 @@ from ..history import HistoryFilter
 from ..system_queue import FINISHED
 from .application import icon
 from .bridge import Background, EventBridge
-from .common import pretty_json
+from .common import emphasize, pretty_json
 from .context import UiContext
 from .flow_settings_dialog import FlowSettingsDialog
 from .block_info import block_settings_html
@@ -42,14 +42,6 @@ def _clock(timestamp: float | None, with_millis: bool = False) -> str:
 
 def _count(number: int, word: str, plural: str | None = None) -> str:
     return f"{number:,} {word if number == 1 else plural or word + 's'}"
-
-
-def _bold(widget: QWidget, scale: float = 1.0) -> None:
-    font = widget.font()
-    font.setBold(True)
-    if scale != 1.0:
-        font.setPointSizeF(font.pointSizeF() * scale)
-    widget.setFont(font)
 
 
 def _status_of(detail: ExecutionDetail | None, live_state: str | None) -> str | None:
@@ -149,7 +141,7 @@ class FlowPage(QWidget):
         self.name_button.setFlat(True)
         self.name_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.name_button.setToolTip("Flow settings: identifier, launch URL, name, tags, timeout, history level")
-        _bold(self.name_button, 1.3)
+        emphasize(self.name_button, 1.3)
         self.name_button.clicked.connect(self.open_settings)
         row.addWidget(self.name_button)
         self.gear_button = QToolButton()
@@ -210,7 +202,7 @@ class FlowPage(QWidget):
         self.run_button.setMinimumWidth(90)
         self.run_button.setToolTip("Run with the Receiver's test data in the chosen mode, through the system queue "
                                    "(Ctrl+R)")
-        _bold(self.run_button)
+        emphasize(self.run_button)
         self.run_button.clicked.connect(self.run_flow)
         row.addWidget(self.run_button)
         self.history_button = QPushButton("History")
@@ -248,7 +240,7 @@ class FlowPage(QWidget):
         column = QVBoxLayout(panel)
         column.setContentsMargins(8, 8, 8, 4)
         self.inspector_title = QLabel()
-        _bold(self.inspector_title)
+        emphasize(self.inspector_title)
         self.inspector_title.setWordWrap(True)
         self.inspector_note = QLabel()
         self.inspector_note.setWordWrap(True)

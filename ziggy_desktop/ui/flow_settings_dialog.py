@@ -16,6 +16,7 @@ from .. import keys
 from ..errors import ZiggyError
 from ..flows import DEFAULT_SETTINGS, HISTORY_LEVELS
 from ..launch_links import KEY_PLACEHOLDER, curl_command, launch_url, postman_collection, receiver_body_json
+from .common import emphasize
 from .context import UiContext
 from .style import tone
 
@@ -48,11 +49,7 @@ def _mono() -> QFont:
 
 
 def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setBold(True)
-    label.setFont(font)
-    return label
+    return emphasize(QLabel(text))
 
 
 class FlowSettingsDialog(QDialog):

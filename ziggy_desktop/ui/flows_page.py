@@ -21,7 +21,7 @@ from ..flows import FlowSummary, blank_flow, validate_flow
 from ..history import HistoryFilter
 from .application import icon
 from .bridge import Background, EventBridge
-from .common import configure_list_table, confirm
+from .common import configure_list_table, confirm, emphasize
 from .context import UiContext
 from .flow_settings_dialog import FlowSettingsDialog
 from .flows_model import NAME, TAGS, UPDATED, UUID_ROLE, VERSION, FlowsFilterModel, FlowsTableModel
@@ -31,14 +31,6 @@ log = logging.getLogger("ziggy.ui")
 
 ALL_TAGS = "All tags"
 RECENT_RUNS = 5
-
-
-def _big(label: QLabel, factor: float) -> QLabel:
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * factor)
-    font.setBold(True)
-    label.setFont(font)
-    return label
 
 
 class FlowPreview(QFrame):
@@ -54,7 +46,7 @@ class FlowPreview(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(300)
 
-        self.title = _big(QLabel(), 1.25)
+        self.title = emphasize(QLabel(), 1.25)
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.uuid_label = QLabel()
@@ -98,9 +90,9 @@ class FlowPreview(QFrame):
                               ("Runs", self.runs_value)):
             form.addRow(f"{label}:", widget)
 
-        self.blocks_heading = _big(QLabel("Blocks"), 1.0)
+        self.blocks_heading = emphasize(QLabel("Blocks"), 1.0)
         self.blocks = self._tree(["Block", "Type"])
-        self.runs_heading = _big(QLabel(f"Last {RECENT_RUNS} runs"), 1.0)
+        self.runs_heading = emphasize(QLabel(f"Last {RECENT_RUNS} runs"), 1.0)
         self.runs = self._tree(["Status", "Mode", "Time", "Created"], stretch=3)
         self.runs.setToolTip("The newest runs of this flow; the Execution History shows them all")
         self.no_runs_label = QLabel("This flow has not run yet. Open it and press Run, or launch it through "
@@ -269,7 +261,7 @@ class FlowsPage(QWidget):
         self._refreshing = False
         self.samples = {sample.file_name: sample for sample in bundled.sample_flows()}
 
-        heading = _big(QLabel("Flows"), 1.3)
+        heading = emphasize(QLabel("Flows"), 1.3)
         self.count_label = QLabel()
         self.count_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         title_row = QHBoxLayout()
@@ -412,7 +404,7 @@ class FlowsPage(QWidget):
         widget = QWidget()
         layout = QVBoxLayout(widget)
         layout.addStretch(2)
-        title = _big(QLabel("No flows yet"), 1.4)
+        title = emphasize(QLabel("No flows yet"), 1.4)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint = QLabel("A flow is a chain of blocks: a Receiver takes the data, blocks work on it, a Terminator "
                       "returns the result. Create one, or import a sample to see a run from end to end.")

@@ -20,7 +20,7 @@ from ..executions import ExecutionDetail, ExecutionView
 from ..history import TERMINATION_STATUSES, HistoryFilter, HistoryRow, HistorySummary
 from .audit_view import AuditView
 from .bridge import Background, EventBridge
-from .common import configure_list_table, confirm, error_text, pretty_json
+from .common import configure_list_table, confirm, emphasize, error_text, pretty_json
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
                             STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, status_of)
@@ -88,10 +88,7 @@ class RunDetailPane(QWidget):
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.id_label.setWordWrap(True)
         self.id_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        id_font = self.id_label.font()
-        id_font.setBold(True)
-        id_font.setPointSizeF(id_font.pointSizeF() * 1.1)
-        self.id_label.setFont(id_font)
+        emphasize(self.id_label, 1.1)
         title_row = QHBoxLayout()
         title_row.setSpacing(8)
         title_row.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
@@ -369,11 +366,7 @@ class HistoryPage(QWidget):
         self.detail_pane.kill_button.clicked.connect(self.kill_selected)
         self.detail_pane.copy_button.clicked.connect(self.copy_selected_id)
 
-        heading = QLabel("Execution History")
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        heading.setFont(font)
+        heading = emphasize(QLabel("Execution History"), 1.3)
         self.summary_label = QLabel()
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.notice_label = QLabel()

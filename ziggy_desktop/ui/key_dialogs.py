@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
                                QStyle, QVBoxLayout, QWidget)
 
 from ..keys import MAX_NAME_LENGTH
-from .common import confirm
+from .common import confirm, emphasize
 
 STORE_WARNING = "This key will not be shown again. Store it now, e.g. in your Postman environment."
 
@@ -71,11 +71,7 @@ class NewKeyDialog(QDialog):
         self.setMinimumWidth(620)
         self._confirmed = False
 
-        heading = QLabel(f"Execution key “{key_name}” created")
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.2)
-        font.setBold(True)
-        heading.setFont(font)
+        heading = emphasize(QLabel(f"Execution key “{key_name}” created"), 1.2)
         heading.setTextFormat(Qt.TextFormat.PlainText)
 
         self.key_edit = QLineEdit(clear_key)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QMainWindow, Q
 
 from .application import app_icon, icon
 from .bridge import Background, EventBridge
-from .common import queue_summary
+from .common import emphasize, queue_summary
 from .connections_page import ConnectionsPage
 from .context import UiContext
 from .flow_page import FlowPage
@@ -84,11 +84,7 @@ class MainWindow(QMainWindow):
         logo = QLabel()
         logo.setPixmap(app_icon().pixmap(28, 28))
         row.addWidget(logo)
-        title = QLabel("Ziggy Desktop")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setBold(True)
-        title.setFont(font)
+        title = emphasize(QLabel("Ziggy Desktop"), 1.15)
         row.addWidget(title)
         row.addSpacing(24)
         self.nav_group = QButtonGroup(self)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFormL
 from ..errors import ValidationError
 from ..named_queues import MAX_RATE, check_queue_name
 from .bridge import Background
-from .common import configure_list_table, confirm, error_text
+from .common import configure_list_table, confirm, emphasize, error_text
 from .context import UiContext
 from .style import status_color, tone
 
@@ -173,11 +173,7 @@ class NamedQueuesPanel(QWidget):
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)
 
-        heading = QLabel("Named queues")
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setBold(True)
-        heading.setFont(font)
+        heading = emphasize(QLabel("Named queues"), 1.15)
         help_text = QLabel("A flow whose Receiver names a queue starts its runs at the queue's rate; pausing a queue "
                            "holds its runs in the system queue until it is resumed.")
         help_text.setWordWrap(True)

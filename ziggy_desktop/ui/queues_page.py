@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QMessageBox, QP
 from .bridge import Background, EventBridge
 from .context import UiContext
 from .named_queues import NamedQueuesPanel
-from .common import configure_list_table
+from .common import configure_list_table, emphasize
 from .style import local_time, status_color
 
 COLUMNS = ("State", "Position", "Execution ID", "Flow", "Mode", "Trigger", "Created", "Started")
@@ -75,11 +75,7 @@ class QueuesPage(QWidget):
         self.kill_button.setToolTip("Drop a queued run, or stop a running one; it ends KILLED.")
         self.kill_button.clicked.connect(self.kill_selected)
 
-        heading = QLabel("System queue")
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        heading.setFont(font)
+        heading = emphasize(QLabel("System queue"), 1.3)
         help_text = QLabel("Every launch, from the API, the app or the command line, waits here in order; at most "
                            "MAX_CONCURENT_JOBS run at once.")
         help_text.setWordWrap(True)

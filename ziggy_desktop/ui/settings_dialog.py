@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..history import TERMINATION_STATUSES, HistoryFilter
 from ..keys import KeyInfo
 from .bridge import Background
-from .common import configure_list_table, confirm, error_text, queue_summary
+from .common import configure_list_table, confirm, emphasize, error_text, queue_summary
 from .style import tone
 from .context import UiContext
 from .key_dialogs import KeyNameDialog, NewKeyDialog
@@ -34,12 +34,7 @@ RESTART_NOTICE = "Restart Ziggy Desktop to apply."
 # -- small building blocks --------------------------------------------------------------------------
 
 def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 1.25)
-    font.setBold(True)
-    label.setFont(font)
-    return label
+    return emphasize(QLabel(text), 1.25)
 
 
 def _help(text: str) -> QLabel:

@@ -13,7 +13,7 @@ from ..errors import ValidationError
 from ..vault import (CONNECTION_KINDS, KEEP, MAX_DESCRIPTION_LENGTH, REST_AUTH_FIELDS, REST_AUTH_TYPES,
                      ConnectionInfo, SecretInfo, check_name)
 from .bridge import Background
-from .common import error_text
+from .common import emphasize, error_text
 from .style import tone
 
 FALLBACK_NOTE = "PROD falls back to DEV when empty."
@@ -33,14 +33,6 @@ def _muted(text: str) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-    return label
-
-
-def _column_heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setBold(True)
-    label.setFont(font)
     return label
 
 
@@ -142,8 +134,8 @@ class SecretDialog(_VaultDialog):
         form.addRow("Name:", self.name_field)
         form.addRow("Description:", self.description_field)
         grid = QGridLayout()
-        grid.addWidget(_column_heading("DEV"), 0, 1)
-        grid.addWidget(_column_heading("PROD"), 0, 2)
+        grid.addWidget(emphasize(QLabel("DEV")), 0, 1)
+        grid.addWidget(emphasize(QLabel("PROD")), 0, 2)
         grid.addWidget(QLabel("Value:"), 1, 0)
         grid.addWidget(self.dev_field, 1, 1)
         grid.addWidget(self.prod_field, 1, 2)
@@ -236,8 +228,8 @@ class ConnectionDialog(_VaultDialog):
         self.inputs, self.labels = {}, {}
         spec = CONNECTION_KINDS[self.kind]
         existing = self.existing
-        self.grid.addWidget(_column_heading("DEV"), 0, 1)
-        self.grid.addWidget(_column_heading("PROD"), 0, 2)
+        self.grid.addWidget(emphasize(QLabel("DEV")), 0, 1)
+        self.grid.addWidget(emphasize(QLabel("PROD")), 0, 2)
         for row, field_name in enumerate(spec.fields, start=1):
             label = QLabel(f"{FIELD_LABELS.get(field_name, field_name)}:")
             self.labels[field_name] = label
