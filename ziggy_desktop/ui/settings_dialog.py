@@ -494,8 +494,8 @@ class QueuesTab(_EnvForm):
 
         named = QGroupBox("Named queues")
         named_layout = QVBoxLayout(named)
-        named_layout.addWidget(_muted("Named queues with a per-second rate limit, and pausing or resuming them, "
-                                      "come with the block library. They will appear here."))
+        named_layout.addWidget(_muted("Named queues (a per-second rate limit, pause and resume for the flows whose "
+                                      "Receiver names them) are managed on the Queues page (Ctrl+3)."))
 
         layout = QVBoxLayout(self)
         layout.addWidget(_heading("Queues"))
