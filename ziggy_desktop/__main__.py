@@ -98,7 +98,7 @@ def _print_json(data: Any) -> None:
 
 
 def _iso(timestamp: float | None) -> str:
-    from .executions import iso_utc
+    from .models import iso_utc
 
     return iso_utc(timestamp) or "-"
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from .db import DatabaseWriter
 from .errors import ValidationError, ZiggyError
-from .models import AuditRecord
+from .models import AuditRecord, iso_utc
 
 MAX_QUERY_LIMIT = 1000
 MAX_TEXT_CHARS = 1000  # topic, identifier and keys are labels; longer text is cut
@@ -84,10 +84,6 @@ class AuditFilter:
     is_error: bool | None = None
     since: float | None = None  # created_at >= since (seconds since the epoch)
     until: float | None = None  # created_at < until
-
-
-def iso_utc(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str, name: str) -> float:

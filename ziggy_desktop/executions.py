@@ -8,7 +8,6 @@ import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
@@ -19,7 +18,7 @@ from . import keys
 from .audit import AuditLine, AuditLog
 from .db import CompiledStatement, DatabaseWriter, WriteBatch
 from .errors import ConflictError, NotFoundError, QueueFullError, ValidationError
-from .models import Execution, Flow
+from .models import Execution, Flow, iso_utc
 from .system_queue import FINISHED, QUEUED, QueueItem, SystemQueue
 
 MODES = ("DEV", "PROD")
@@ -53,12 +52,6 @@ def body_fingerprint(value: Any, has_body: bool) -> str:
     """The same JSON value gives the same fingerprint whatever its spacing or key order."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if has_body else ""
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def iso_utc(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

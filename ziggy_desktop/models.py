@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Optional
 
 from sqlmodel import Field, SQLModel
 
 # Times are stored as float seconds since the epoch (UTC): exact, sortable, and cheap on hot paths.
+
+
+def iso_utc(timestamp: float | None) -> str | None:
+    """How the API and the CLI show a stored time: ISO-8601 UTC with milliseconds and a Z."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SchemaInfo(SQLModel, table=True):

@@ -13,9 +13,9 @@ from tornado.web import stream_request_body
 
 from ..audit import MAX_QUERY_LIMIT as MAX_AUDIT_LIMIT, parse_time
 from ..errors import ValidationError, ZiggyError
+from ..executions import ExecutionView, LaunchRequest, body_fingerprint, check_execution_id, parse_mode
 from ..keys import missing_key_error
-from ..executions import (ExecutionView, LaunchRequest, body_fingerprint, check_execution_id, iso_utc,
-                          parse_mode)
+from ..models import iso_utc
 from .base import BaseHandler, NotFoundHandler, ServerContext
 from .openapi import openapi_document
 
