@@ -16,7 +16,8 @@ from .records import get_path
 _TEMPLATE_PART = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
-def _to_text(value: Any) -> str:
+def to_text(value: Any) -> str:
+    """A value as text the way users write it: true/false, 3 not 3.0, nothing for null."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -34,7 +35,7 @@ def _parse_date(text: Any, fmt: str | None = None) -> str | None:
     return parsed.isoformat()
 
 
-def _to_epoch_ms(text: Any) -> int | None:
+def to_epoch_ms(text: Any) -> int | None:
     """Milliseconds since the epoch (HubSpot's date format) from ISO text; naive times are UTC."""
     if text in (None, ""):
         return None
@@ -50,23 +51,23 @@ def _coalesce(*values: Any) -> Any:
 
 # What every expression can call; names explain themselves in the editor's help.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "str": _to_text, "int": int, "float": float, "bool": bool, "len": len, "round": round, "abs": abs,
+    "str": to_text, "int": int, "float": float, "bool": bool, "len": len, "round": round, "abs": abs,
     "min": min, "max": max, "sum": sum, "sorted": sorted, "list": list, "dict": dict,
-    "lower": lambda s: _to_text(s).lower(), "upper": lambda s: _to_text(s).upper(),
-    "trim": lambda s: _to_text(s).strip(), "title": lambda s: _to_text(s).title(),
-    "concat": lambda *parts: "".join(_to_text(p) for p in parts),
-    "join": lambda items, sep=",": sep.join(_to_text(i) for i in items),
-    "split": lambda s, sep=",": [p.strip() for p in _to_text(s).split(sep)] if s not in (None, "") else [],
-    "replace": lambda s, old, new: _to_text(s).replace(old, new),
+    "lower": lambda s: to_text(s).lower(), "upper": lambda s: to_text(s).upper(),
+    "trim": lambda s: to_text(s).strip(), "title": lambda s: to_text(s).title(),
+    "concat": lambda *parts: "".join(to_text(p) for p in parts),
+    "join": lambda items, sep=",": sep.join(to_text(i) for i in items),
+    "split": lambda s, sep=",": [p.strip() for p in to_text(s).split(sep)] if s not in (None, "") else [],
+    "replace": lambda s, old, new: to_text(s).replace(old, new),
     "contains": lambda container, item: container is not None and item in container,
-    "startswith": lambda s, prefix: _to_text(s).startswith(prefix),
-    "endswith": lambda s, suffix: _to_text(s).endswith(suffix),
-    "matches": lambda s, pattern: re.search(pattern, _to_text(s)) is not None,
+    "startswith": lambda s, prefix: to_text(s).startswith(prefix),
+    "endswith": lambda s, suffix: to_text(s).endswith(suffix),
+    "matches": lambda s, pattern: re.search(pattern, to_text(s)) is not None,
     "coalesce": _coalesce, "is_empty": lambda v: v in (None, "", [], {}),
     "get": lambda obj, path, default=None: get_path(obj, path, default),
     "now": lambda: dt.datetime.now(dt.timezone.utc).isoformat(),
     "today": lambda: dt.date.today().isoformat(),
-    "parse_date": _parse_date, "epoch_ms": _to_epoch_ms,
+    "parse_date": _parse_date, "epoch_ms": to_epoch_ms,
     "floor": math.floor, "ceil": math.ceil,
 }
 
@@ -161,7 +162,7 @@ class Evaluator:
     def render(self, template: Template, record: Any = None) -> Any:
         if len(template.parts) == 1 and isinstance(template.parts[0], Expression):
             return self.evaluate(template.parts[0], record)
-        return "".join(p if isinstance(p, str) else _to_text(self.evaluate(p, record)) for p in template.parts)
+        return "".join(p if isinstance(p, str) else to_text(self.evaluate(p, record)) for p in template.parts)
 
 
 class ExpressionError(Exception):

@@ -23,7 +23,7 @@ import httpx
 from ...errors import ValidationError
 from ..block import Block, Emitted
 from ..context import BlockError
-from ..expressions import Evaluator, ExpressionError, Template, compile_template
+from ..expressions import Evaluator, ExpressionError, Template, compile_template, to_text
 from ..http import HttpClient, OutcomeUnknown, body_excerpt, describe_response
 from ..records import as_records, batched, get_path
 from ..registry import BlockType, ConfigField, register
@@ -45,19 +45,11 @@ DEFAULT_PROPERTIES = {
 }
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _key(value: Any, id_property: str) -> str | None:
     """How an id value is compared with HubSpot's (emails ignore case, as HubSpot does); None if empty."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = _text(value).strip()
+    text = to_text(value).strip()
     if not text:
         return None
     return text.lower() if id_property == "email" else text
@@ -215,7 +207,7 @@ class HubSpotRead(_HubSpotBlock):
         for start in range(0, len(keys), CHUNK):
             self.ctx.check()
             chunk = keys[start:start + CHUNK]
-            body: dict[str, Any] = {"inputs": [{"id": _text(wanted[k][0]).strip()} for k in chunk]}
+            body: dict[str, Any] = {"inputs": [{"id": to_text(wanted[k][0]).strip()} for k in chunk]}
             if properties:
                 body["properties"] = properties
             if not _by_record_id(id_property):
@@ -253,15 +245,15 @@ class HubSpotRead(_HubSpotBlock):
         except ExpressionError as exc:
             raise BlockError(f"value: {exc}") from None
         if operator in _LIST_VALUE:
-            values = value if isinstance(value, list) else [] if value in (None, "") else _text(value).split(",")
-            values = [_text(v).strip() for v in values if v not in (None, "") and _text(v).strip()]
+            values = value if isinstance(value, list) else [] if value in (None, "") else to_text(value).split(",")
+            values = [to_text(v).strip() for v in values if v not in (None, "") and to_text(v).strip()]
             if not values:
                 return None
             rule["values"] = values
         else:
-            if value in (None, "") or not _text(value).strip():
+            if value in (None, "") or not to_text(value).strip():
                 return None
-            rule["value"] = _text(value).strip()
+            rule["value"] = to_text(value).strip()
         return rule
 
     def _search(self, records: list[Any]) -> Emitted:
@@ -411,11 +403,11 @@ class HubSpotWrite(_HubSpotBlock):
                 raise _Rejected(f"property {name!r} holds a {'list' if isinstance(v, list) else 'object'}; HubSpot "
                                 f"properties take text, numbers, booleans or dates (map it to text first)",
                                 "INVALID_PROPERTY")
-            clean[name] = _text(v) if isinstance(v, bool) else v
+            clean[name] = to_text(v) if isinstance(v, bool) else v
         trace = f"{self._trace_prefix}-{next(self._sequence)}"
         payload: dict[str, Any] = {"properties": clean, "objectWriteTraceId": trace}
         if operation != "create":
-            payload["id"] = _text(value).strip()
+            payload["id"] = to_text(value).strip()
             if not _by_record_id(id_property):
                 payload["idProperty"] = id_property
         return _Item(record, key, trace, payload)
@@ -526,7 +518,7 @@ class HubSpotWrite(_HubSpotBlock):
                 for values in context.values():
                     for value in values if isinstance(values, list) else [values]:
                         if isinstance(value, (str, int, float)):
-                            mentioned.add(_text(value).strip())
+                            mentioned.add(to_text(value).strip())
 
         if isinstance(answer, dict):
             collect(answer.get("context"))

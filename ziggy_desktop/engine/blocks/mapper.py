@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 from ...errors import ValidationError
 from ..block import Block, Emitted
-from ..expressions import Evaluator, Expression, ExpressionError, _to_epoch_ms, _to_text, compile_expression
+from ..expressions import Evaluator, Expression, ExpressionError, to_epoch_ms, to_text, compile_expression
 from ..records import as_records, get_path
 from ..registry import BlockType, ConfigField, register
 
@@ -34,7 +34,7 @@ def _text(value: Any) -> str:
     # Objects and lists become JSON, not Python's repr; scalars read the same as the expression str().
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return _to_text(value)
+    return to_text(value)
 
 
 def _to_int(value: Any) -> int:
@@ -88,7 +88,7 @@ def _to_epoch(value: Any) -> int:
         return int(value)  # already a timestamp in milliseconds
     if not isinstance(value, str):
         raise TypeError(f"expected ISO date text, got a {type(value).__name__}")
-    return _to_epoch_ms(value.strip())
+    return to_epoch_ms(value.strip())
 
 
 TRANSFORMS: dict[str, Callable[[Any], Any] | None] = {
