@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -91,6 +92,14 @@ class ApiClient:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{execution_id} still {response.json} after {timeout} s")
             time.sleep(0.02)
+
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it for a bound socket, which we then close)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def make_flow(*middle: dict[str, Any], test_data: Any = None, timeout_seconds: float = 60,

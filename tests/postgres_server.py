@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,11 +16,7 @@ from typing import Iterator
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .helpers import free_port
 
 
 def _server_program(name: str) -> str | None:
@@ -59,7 +54,7 @@ def postgres_url() -> Iterator[str]:
     if prefix:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run([*prefix, initdb, "-D", str(data), "-U", "ziggy", "--auth=trust", "-E", "UTF8"],
                        check=True, capture_output=True, timeout=120)

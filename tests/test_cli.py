@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import pytest
 from ziggy_desktop.app import Services, open_services
 from ziggy_desktop.config import load_settings
 
-from .helpers import ApiClient, make_flow
+from .helpers import ApiClient, free_port, make_flow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELLO_WORLD = REPO_ROOT / "resources" / "flows" / "hello-world.json"
@@ -34,13 +33,6 @@ SERVER_START_TIMEOUT = 30.0
 
 
 # -- subprocess plumbing (also used by test_crash_recovery) --------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it for a bound socket, which we then close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_environment(data_dir: Path, **settings: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ApiClient
+from .helpers import ApiClient, free_port
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +33,6 @@ def bundle(tmp_path_factory) -> Path:
     executable = work / "dist" / "ziggy-desktop" / "ziggy-desktop"
     assert executable.is_file()
     return executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def bundle_env(data_dir: Path, port: int) -> dict[str, str]:
