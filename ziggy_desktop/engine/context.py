@@ -69,8 +69,7 @@ class RunContext:
         self.on_progress: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None
         self._stop = threading.Event()
         self._stop_reason = ""
-        self.timeout_seconds = timeout_seconds
-        self.deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        self.start_clock(timeout_seconds)
 
     # -- the kill switch and the clock ---------------------------------------------------------------
 

@@ -65,14 +65,15 @@ class BlockType:
     category: str = "Flow"
 
     def output_ports(self, config: Mapping[str, Any]) -> tuple[str, ...]:
-        ports = self.dynamic_outputs(config) if self.dynamic_outputs else self.outputs
+        return self._with_error_port(self.dynamic_outputs(config) if self.dynamic_outputs else self.outputs)
+
+    def _with_error_port(self, ports: tuple[str, ...]) -> tuple[str, ...]:
         return ports if self.type == "terminator" else (*ports, ERROR_PORT)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "title": self.title, "description": self.description, "category": self.category,
-                "inputs": list(self.inputs), "outputs": list(self.output_ports({})) if not self.dynamic_outputs
-                else [*self.outputs, ERROR_PORT], "dynamicOutputs": self.dynamic_outputs is not None,
-                "config": [f.to_json() for f in self.config]}
+                "inputs": list(self.inputs), "outputs": list(self._with_error_port(self.outputs)),
+                "dynamicOutputs": self.dynamic_outputs is not None, "config": [f.to_json() for f in self.config]}
 
 
 REGISTRY: dict[str, BlockType] = {}
