@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPla
                                QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget)
 
 from ..audit import EXECUTION_DETAIL_LINES, AuditLine
-from .common import configure_list_table, pretty_json
+from .common import configure_list_table, placeholder_label, pretty_json
 from .style import local_time, status_color
 
 COLUMNS = ("Time", "Level", "Topic", "Identifier", "Primary key", "Secondary key", "Block", "Data")
@@ -158,10 +158,7 @@ class AuditView(QWidget):
         self.model = AuditTableModel(self)
         self.execution_id: str | None = None
 
-        self.empty_label = QLabel(NO_LINES)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.empty_label = placeholder_label(NO_LINES)
 
         self.summary_label = QLabel()
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)

@@ -1,4 +1,4 @@
-"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary, headings, list tables."""
+"""Small GUI helpers shared by the pages: confirmation, error text, pretty JSON, the queue summary, headings, placeholders, list tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 import logging
 from typing import Any, TypeVar
 
-from PySide6.QtWidgets import QAbstractItemView, QMessageBox, QTableView, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QMessageBox, QTableView, QWidget
 
 from ..errors import ZiggyError
 from ..system_queue import SystemQueue
@@ -32,6 +34,15 @@ def emphasize(widget: W, scale: float = 1.0) -> W:
         font.setPointSizeF(font.pointSizeF() * scale)
     widget.setFont(font)
     return widget
+
+
+def placeholder_label(text: str = "") -> QLabel:
+    """The muted, centred note a pane shows when it has nothing to list or nothing is selected."""
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
 
 
 def configure_list_table(table: QTableView) -> QTableView:

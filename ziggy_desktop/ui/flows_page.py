@@ -21,7 +21,7 @@ from ..flows import FlowSummary, blank_flow, validate_flow
 from ..history import HistoryFilter
 from .application import icon
 from .bridge import Background, EventBridge
-from .common import configure_list_table, confirm, emphasize
+from .common import configure_list_table, confirm, emphasize, placeholder_label
 from .context import UiContext
 from .flow_settings_dialog import FlowSettingsDialog
 from .flows_model import NAME, TAGS, UPDATED, UUID_ROLE, VERSION, FlowsFilterModel, FlowsTableModel
@@ -118,10 +118,7 @@ class FlowPreview(QFrame):
         details.addWidget(self.no_runs_label)
         details.addStretch(1)
 
-        self.placeholder = QLabel("Select a flow to see what it does.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.placeholder = placeholder_label("Select a flow to see what it does.")
 
         # The details scroll rather than force a tall window when a flow has many blocks.
         self.scroll = QScrollArea()

@@ -20,7 +20,7 @@ from ..executions import ExecutionDetail, ExecutionView
 from ..history import TERMINATION_STATUSES, HistoryFilter, HistoryRow, HistorySummary
 from .audit_view import AuditView
 from .bridge import Background, EventBridge
-from .common import configure_list_table, confirm, emphasize, error_text, pretty_json
+from .common import configure_list_table, confirm, emphasize, error_text, placeholder_label, pretty_json
 from .context import UiContext
 from .history_model import (CREATED_COLUMN, FLOW_COLUMN, ID_COLUMN, KEY_COLUMN, MODE_COLUMN, MS_COLUMN,
                             STATUS_COLUMN, TRIGGER_COLUMN, HistoryTableModel, status_of)
@@ -78,10 +78,7 @@ class RunDetailPane(QWidget):
         self.detail: ExecutionDetail | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
-        self.placeholder = QLabel("Select a run to see its input, result, steps and console.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.placeholder = placeholder_label("Select a run to see its input, result, steps and console.")
 
         self.badge = QLabel()
         self.id_label = QLabel()
@@ -381,10 +378,7 @@ class HistoryPage(QWidget):
         summary_row.addStretch(1)
         summary_row.addWidget(self.notice_label)
 
-        self.empty_label = QLabel()
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.empty_label = placeholder_label()
         self.table_stack = QStackedWidget()
         self.table_stack.addWidget(self.table)
         self.table_stack.addWidget(self.empty_label)

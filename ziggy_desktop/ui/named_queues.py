@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFormL
 from ..errors import ValidationError
 from ..named_queues import MAX_RATE, check_queue_name
 from .bridge import Background
-from .common import configure_list_table, confirm, emphasize, error_text
+from .common import configure_list_table, confirm, emphasize, error_text, placeholder_label
 from .context import UiContext
 from .style import status_color, tone
 
@@ -164,11 +164,8 @@ class NamedQueuesPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.model.modelReset.connect(self._update_buttons)
 
-        self.empty_label = QLabel("No named queues yet.\n\nAdd one to throttle the flows that call a rate-limited "
-                                  "API: choose its name in the flow's Receiver.")
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.empty_label = placeholder_label("No named queues yet.\n\nAdd one to throttle the flows that call a "
+                                             "rate-limited API: choose its name in the flow's Receiver.")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)

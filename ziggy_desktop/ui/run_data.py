@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QHeaderView, QLabel, QPlainTextEdit, QSplitter, Q
 
 from ..executions import ExecutionDetail
 from ..flows import keeps_data
-from .common import configure_list_table, pretty_json
+from .common import configure_list_table, placeholder_label, pretty_json
 
 EDGE_COLUMNS = ("From", "To", "Batches", "Records")
 WHY_NOT_KEPT = {
@@ -98,10 +98,7 @@ class EdgeDataView(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([140, 220])
 
-        self.note = QLabel()
-        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.note.setWordWrap(True)
-        self.note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.note = placeholder_label()
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.stack = QStackedWidget()
         self.stack.addWidget(splitter)
