@@ -167,11 +167,15 @@ def context(vault: FakeVault | None = None, cls: type[RunContext] = RunContext) 
 
 
 def run_block(config: dict[str, Any], batches: list[Any], ctx: RunContext) -> dict[str, list[Any]]:
+    return feed_block("rest", config, batches, ctx)
+
+
+def feed_block(type_name: str, config: dict[str, Any], batches: list[Any], ctx: RunContext) -> dict[str, list[Any]]:
     """Validate and prepare the config like a flow would, then feed the batches; (port -> batches)."""
-    block_type = REGISTRY["rest"]
-    checked = validate_config(block_type, config, "block 'r'")
-    block = block_type.impl(ctx, checked, CompiledBlock("r", "r", block_type, checked,
-                                                        block_type.impl.prepare(checked, "block 'r'")))
+    block_type = REGISTRY[type_name]
+    checked = validate_config(block_type, config, "block 'b'")
+    block = block_type.impl(ctx, checked, CompiledBlock("b", "b", block_type, checked,
+                                                        block_type.impl.prepare(checked, "block 'b'")))
     emitted: dict[str, list[Any]] = defaultdict(list)
     try:
         for batch in batches:
